@@ -1,0 +1,74 @@
+/*
+ * The secure-element backend interface.
+ *
+ * A backend is one const table of operations (BearSSL-style class).  The
+ * core (src/core) owns the PSA side: key buffers, policies, builtin keys;
+ * a backend only knows its SE.  A key is named towards a backend by its
+ * reference ("ref"): opaque bytes chosen by the backend, stored in the PSA
+ * key buffer (KEYWARD_REF_MAX bytes at most).  For most backends the ref is
+ * the KEYREF text itself ("pkcs11:token=t;object=o", "atecc608:slot=0").
+ *
+ * Adding an SE = one folder under src/se/ exporting one keyward_backend_t,
+ * listed in src/core/backends.c.  See README.md, "Porting to a new SE".
+ */
+#ifndef KEYWARD_BACKEND_H
+#define KEYWARD_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <psa/crypto.h>
+
+#ifndef KEYWARD_REF_MAX
+#define KEYWARD_REF_MAX 2048u
+#endif
+
+typedef struct keyward_backend {
+    const char *scheme;          /* KEYREF prefix without ':', e.g. "pkcs11" */
+    uint8_t id;                  /* backend number stored in key buffers, 1..255 */
+    uint32_t location;           /* its PSA location (locations.h) */
+
+    /* Turns KEYREF text (with scheme) into the ref stored in key buffers.
+     * NULL: the ref is the KEYREF text. */
+    psa_status_t (*ref_from_keyref)(const char *keyref, uint8_t *ref, size_t ref_size,
+                                    size_t *ref_len);
+
+    /* Checks that the ref names an existing private key on the SE and reports
+     * its PSA key-pair type and size in bits. */
+    psa_status_t (*describe)(const uint8_t *ref, size_t ref_len, psa_key_type_t *type,
+                             size_t *bits);
+
+    /* Signs a hash already computed by the caller.  alg is a PSA signature
+     * algorithm already checked against the key's policy by PSA; the backend
+     * answers PSA_ERROR_NOT_SUPPORTED for one its SE cannot do.  ECDSA
+     * signatures are raw r||s as PSA defines them. */
+    psa_status_t (*sign_hash)(const uint8_t *ref, size_t ref_len, psa_key_type_t type,
+                              size_t bits, psa_algorithm_t alg, const uint8_t *hash,
+                              size_t hash_len, uint8_t *sig, size_t sig_size, size_t *sig_len);
+
+    /* Public key in PSA export format (0x04||X||Y, or DER RSAPublicKey). */
+    psa_status_t (*export_public)(const uint8_t *ref, size_t ref_len, psa_key_type_t type,
+                                  size_t bits, uint8_t *out, size_t out_size, size_t *out_len);
+
+    /* Optional (NULL: PSA_ERROR_NOT_SUPPORTED).  Creates a key pair inside
+     * the SE at target (KEYREF text) and returns its ref. */
+    psa_status_t (*generate)(const char *target, psa_key_type_t type, size_t bits, uint8_t *ref,
+                             size_t ref_size, size_t *ref_len);
+} keyward_backend_t;
+
+/* The backends compiled in (src/core/backends.c), NULL-terminated. */
+extern const keyward_backend_t *const keyward_backends[];
+
+const keyward_backend_t *keyward_backend_by_location(uint32_t location);
+const keyward_backend_t *keyward_backend_by_id(uint8_t id);
+/* Backend whose scheme prefixes keyref ("scheme:..."), or NULL. */
+const keyward_backend_t *keyward_backend_by_keyref(const char *keyref);
+
+/* A short human-readable detail of the last failure in this thread,
+ * set by backends ("C_Login: CKR_PIN_INCORRECT").  Never contains secrets. */
+void keyward_set_error(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * keyward: TLS client keys that stay inside a secure element, for Mbed TLS 3.6.
+ *
+ * KEYREF grammar (one string names a key everywhere):
+ *   pkcs11:<RFC 7512 path>[?<query>]   e.g. pkcs11:token=dev;object=id?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-value=1234
+ *   atecc608:slot=N[;bus=unix:PATH | ;bus=/dev/i2c-N;addr=0x60]
+ *   tpm2:handle=0x81xxxxxx | tpm2:file=key.pem
+ *   file:PATH                          a software key (PEM/DER), for comparison
+ */
+#ifndef KEYWARD_H
+#define KEYWARD_H
+
+#include <psa/crypto.h>
+#include "keyward/locations.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Initialises PSA (psa_crypto_init).  Safe to call more than once. */
+psa_status_t keyward_init(void);
+
+/* Makes a PSA key for KEYREF, ready for signing in TLS:
+ *  - SE keys: imported as a volatile opaque key in the backend's location
+ *    (the key data is the reference); policy SIGN_HASH|VERIFY_HASH with
+ *    ECDSA(any hash), or for RSA PKCS#1 v1.5 (any hash) plus RSA-PSS
+ *    (any hash) as second algorithm so TLS 1.2 and 1.3 both work;
+ *  - file: keys: imported as software keys with the same policy.
+ * Returns PSA_ERROR_INVALID_ARGUMENT for a malformed KEYREF,
+ * PSA_ERROR_DOES_NOT_EXIST when the SE has no such key. */
+psa_status_t keyward_key_open(const char *keyref, psa_key_id_t *key);
+
+/* Sets the place where the next psa_generate_key() in a keyward location,
+ * in this thread, creates its key (a KEYREF; e.g. the PKCS#11 token and
+ * label).  NULL clears it.  The string is copied. */
+psa_status_t keyward_set_generate_target(const char *keyref);
+
+/* Generates a key pair inside the SE named by keyref and opens it (volatile). */
+psa_status_t keyward_key_generate(const char *keyref, psa_key_type_t type, size_t bits,
+                                  psa_key_id_t *key);
+
+/* Declares a builtin key: PSA key id (MBEDTLS_PSA_KEY_ID_BUILTIN_MIN..MAX)
+ * -> SE reference, with its type, bits and policy.  The key is then usable
+ * by id, without import or open, persistence READ_ONLY. */
+psa_status_t keyward_builtin_add(psa_key_id_t id, const char *keyref, psa_key_type_t type,
+                                 size_t bits, psa_key_usage_t usage, psa_algorithm_t alg,
+                                 psa_algorithm_t alg2);
+/* Removes all builtin keys (tests). */
+void keyward_builtin_clear(void);
+
+/* The policy keyward_key_open gives a key of this type. */
+void keyward_default_policy(psa_key_attributes_t *attr, psa_key_type_t type);
+
+/* Detail of the last failure in this thread ("" if none). */
+const char *keyward_last_error(void);
+/* Name of a PSA status ("PSA_ERROR_NOT_PERMITTED"). */
+const char *keyward_status_name(psa_status_t status);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

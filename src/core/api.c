@@ -1,0 +1,210 @@
+/* The application-facing API (include/keyward/keyward.h). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core.h"
+#include "mbedtls/pk.h"
+#include "mbedtls/psa_util.h"
+#include "mbedtls/platform_util.h"
+
+static KEYWARD_THREAD_LOCAL char last_error[256];
+static KEYWARD_THREAD_LOCAL char gen_target[KEYWARD_KEYREF_MAX];
+
+void keyward_set_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof(last_error), fmt, ap);
+    va_end(ap);
+}
+
+const char *keyward_last_error(void)
+{
+    return last_error;
+}
+
+psa_status_t keyward_init(void)
+{
+    return psa_crypto_init();
+}
+
+const char *keyward_generate_target(void)
+{
+    return gen_target[0] != '\0' ? gen_target : NULL;
+}
+
+psa_status_t keyward_set_generate_target(const char *keyref)
+{
+    /* May hold a PIN (pin-value=): wipe the previous one either way. */
+    mbedtls_platform_zeroize(gen_target, sizeof(gen_target));
+    if (keyref == NULL) {
+        return PSA_SUCCESS;
+    }
+    if (strlen(keyref) >= sizeof(gen_target)) {
+        return PSA_ERROR_INVALID_ARGUMENT;
+    }
+    strcpy(gen_target, keyref);
+    return PSA_SUCCESS;
+}
+
+psa_status_t keyward_ref_from_keyref(const keyward_backend_t *be, const char *keyref,
+                                     uint8_t *ref, size_t ref_size, size_t *ref_len)
+{
+    size_t len;
+
+    if (be->ref_from_keyref != NULL) {
+        return be->ref_from_keyref(keyref, ref, ref_size, ref_len);
+    }
+    len = strlen(keyref);
+    if (len == 0 || len > ref_size) {
+        keyward_set_error("KEYREF longer than %u bytes", (unsigned)ref_size);
+        return PSA_ERROR_INVALID_ARGUMENT;
+    }
+    memcpy(ref, keyref, len);
+    *ref_len = len;
+    return PSA_SUCCESS;
+}
+
+void keyward_default_policy(psa_key_attributes_t *attr, psa_key_type_t type)
+{
+    psa_set_key_usage_flags(attr, PSA_KEY_USAGE_SIGN_HASH | PSA_KEY_USAGE_VERIFY_HASH);
+    if (PSA_KEY_TYPE_IS_RSA(type)) {
+        /* TLS 1.2 signs with PKCS#1 v1.5, TLS 1.3 with PSS: allow both. */
+        psa_set_key_algorithm(attr, PSA_ALG_RSA_PKCS1V15_SIGN(PSA_ALG_ANY_HASH));
+        psa_set_key_enrollment_algorithm(attr, PSA_ALG_RSA_PSS(PSA_ALG_ANY_HASH));
+    } else {
+        psa_set_key_algorithm(attr, PSA_ALG_ECDSA(PSA_ALG_ANY_HASH));
+    }
+}
+
+static psa_status_t open_file_key(const char *path, psa_key_id_t *key)
+{
+    psa_status_t status = PSA_ERROR_CORRUPTION_DETECTED;
+    mbedtls_pk_context pk;
+    psa_key_attributes_t attr = PSA_KEY_ATTRIBUTES_INIT;
+    int ret;
+
+    mbedtls_pk_init(&pk);
+    ret = mbedtls_pk_parse_keyfile(&pk, path, NULL, mbedtls_psa_get_random,
+                                   MBEDTLS_PSA_RANDOM_STATE);
+    if (ret != 0) {
+        keyward_set_error("cannot load software key %s (mbedtls error -0x%04x)", path,
+                          (unsigned)-ret);
+        status = ret == MBEDTLS_ERR_PK_FILE_IO_ERROR ? PSA_ERROR_DOES_NOT_EXIST
+                                                      : PSA_ERROR_INVALID_ARGUMENT;
+        goto exit;
+    }
+    ret = mbedtls_pk_get_psa_attributes(&pk, PSA_KEY_USAGE_SIGN_HASH, &attr);
+    if (ret != 0) {
+        status = PSA_ERROR_NOT_SUPPORTED;
+        goto exit;
+    }
+    keyward_default_policy(&attr, psa_get_key_type(&attr));
+    ret = mbedtls_pk_import_into_psa(&pk, &attr, key);
+    status = ret == 0 ? PSA_SUCCESS : PSA_ERROR_INVALID_ARGUMENT;
+exit:
+    mbedtls_pk_free(&pk);
+    psa_reset_key_attributes(&attr);
+    return status;
+}
+
+psa_status_t keyward_key_open(const char *keyref, psa_key_id_t *key)
+{
+    psa_status_t status = PSA_ERROR_CORRUPTION_DETECTED;
+    const keyward_backend_t *be;
+    psa_key_attributes_t attr = PSA_KEY_ATTRIBUTES_INIT;
+    uint8_t ref[KEYWARD_REF_MAX];
+    size_t ref_len = 0, bits = 0;
+    psa_key_type_t type = 0;
+
+    last_error[0] = '\0';
+    if (keyref == NULL || key == NULL) {
+        return PSA_ERROR_INVALID_ARGUMENT;
+    }
+    if (strncmp(keyref, "file:", 5) == 0) {
+        return open_file_key(keyref + 5, key);
+    }
+    be = keyward_backend_by_keyref(keyref);
+    if (be == NULL) {
+        keyward_set_error("unknown KEYREF scheme in '%.40s' (pkcs11:, atecc608:, tpm2:, file:)",
+                          keyref);
+        return PSA_ERROR_INVALID_ARGUMENT;
+    }
+    status = keyward_ref_from_keyref(be, keyref, ref, sizeof(ref), &ref_len);
+    if (status != PSA_SUCCESS) {
+        goto exit;
+    }
+    status = be->describe(ref, ref_len, &type, &bits);
+    if (status != PSA_SUCCESS) {
+        goto exit;
+    }
+    psa_set_key_lifetime(&attr, PSA_KEY_LIFETIME_FROM_PERSISTENCE_AND_LOCATION(
+                                    PSA_KEY_PERSISTENCE_VOLATILE, be->location));
+    psa_set_key_type(&attr, type);
+    psa_set_key_bits(&attr, bits);
+    keyward_default_policy(&attr, type);
+    status = psa_import_key(&attr, ref, ref_len, key);
+exit:
+    mbedtls_platform_zeroize(ref, sizeof(ref));
+    return status;
+}
+
+psa_status_t keyward_key_generate(const char *keyref, psa_key_type_t type, size_t bits,
+                                  psa_key_id_t *key)
+{
+    psa_status_t status = PSA_ERROR_CORRUPTION_DETECTED;
+    const keyward_backend_t *be = keyward_backend_by_keyref(keyref);
+    psa_key_attributes_t attr = PSA_KEY_ATTRIBUTES_INIT;
+
+    last_error[0] = '\0';
+    if (be == NULL) {
+        keyward_set_error("unknown KEYREF scheme");
+        return PSA_ERROR_INVALID_ARGUMENT;
+    }
+    status = keyward_set_generate_target(keyref);
+    if (status != PSA_SUCCESS) {
+        return status;
+    }
+    psa_set_key_lifetime(&attr, PSA_KEY_LIFETIME_FROM_PERSISTENCE_AND_LOCATION(
+                                    PSA_KEY_PERSISTENCE_VOLATILE, be->location));
+    psa_set_key_type(&attr, type);
+    psa_set_key_bits(&attr, bits);
+    keyward_default_policy(&attr, type);
+    status = psa_generate_key(&attr, key);
+    keyward_set_generate_target(NULL);
+    return status;
+}
+
+const char *keyward_status_name(psa_status_t status)
+{
+    switch (status) {
+#define KW_NAME(s) case s: return #s
+        KW_NAME(PSA_SUCCESS);
+        KW_NAME(PSA_ERROR_GENERIC_ERROR);
+        KW_NAME(PSA_ERROR_NOT_SUPPORTED);
+        KW_NAME(PSA_ERROR_NOT_PERMITTED);
+        KW_NAME(PSA_ERROR_BUFFER_TOO_SMALL);
+        KW_NAME(PSA_ERROR_ALREADY_EXISTS);
+        KW_NAME(PSA_ERROR_DOES_NOT_EXIST);
+        KW_NAME(PSA_ERROR_BAD_STATE);
+        KW_NAME(PSA_ERROR_INVALID_ARGUMENT);
+        KW_NAME(PSA_ERROR_INSUFFICIENT_MEMORY);
+        KW_NAME(PSA_ERROR_INSUFFICIENT_STORAGE);
+        KW_NAME(PSA_ERROR_COMMUNICATION_FAILURE);
+        KW_NAME(PSA_ERROR_STORAGE_FAILURE);
+        KW_NAME(PSA_ERROR_HARDWARE_FAILURE);
+        KW_NAME(PSA_ERROR_CORRUPTION_DETECTED);
+        KW_NAME(PSA_ERROR_INSUFFICIENT_ENTROPY);
+        KW_NAME(PSA_ERROR_INVALID_SIGNATURE);
+        KW_NAME(PSA_ERROR_INVALID_PADDING);
+        KW_NAME(PSA_ERROR_INSUFFICIENT_DATA);
+        KW_NAME(PSA_ERROR_INVALID_HANDLE);
+        KW_NAME(PSA_ERROR_DATA_CORRUPT);
+        KW_NAME(PSA_ERROR_DATA_INVALID);
+        KW_NAME(PSA_ERROR_SERVICE_FAILURE);
+#undef KW_NAME
+    default:
+        return "PSA_ERROR_(unknown)";
+    }
+}

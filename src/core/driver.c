@@ -1,0 +1,258 @@
+/*
+ * The PSA opaque-driver entry points.  Knows key buffers and PSA policy;
+ * everything SE-specific goes through the backend's ops table.
+ */
+#include <string.h>
+
+#include "core.h"
+#include "keybuf.h"
+#include "keyward/psa_driver.h"
+
+static int is_supported_pair(psa_key_type_t type)
+{
+    return type == PSA_KEY_TYPE_RSA_KEY_PAIR ||
+           type == PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_SECP_R1);
+}
+
+static psa_key_location_t location_of(const psa_key_attributes_t *attributes)
+{
+    return PSA_KEY_LIFETIME_GET_LOCATION(psa_get_key_lifetime(attributes));
+}
+
+/* Parses the key buffer and finds its backend, which must be the one of the
+ * key's location, and checks that it describes a key of the attributes' type. */
+static psa_status_t open_keybuf(const psa_key_attributes_t *attributes, const uint8_t *key_buffer,
+                                size_t key_buffer_size, keyward_keybuf_t *kb,
+                                const keyward_backend_t **be)
+{
+    psa_status_t status = keyward_keybuf_parse(key_buffer, key_buffer_size, kb);
+    if (status != PSA_SUCCESS) {
+        keyward_set_error("malformed keyward key buffer (%u bytes)", (unsigned)key_buffer_size);
+        return status;
+    }
+    *be = keyward_backend_by_location(location_of(attributes));
+    if (*be == NULL || (*be)->id != kb->backend || kb->type != psa_get_key_type(attributes)) {
+        keyward_set_error("key buffer does not match the key's location or type");
+        return PSA_ERROR_DATA_CORRUPT;
+    }
+    return PSA_SUCCESS;
+}
+
+size_t keyward_psa_get_key_buffer_size(const psa_key_attributes_t *attributes)
+{
+    if (keyward_backend_by_location(location_of(attributes)) == NULL ||
+        !is_supported_pair(psa_get_key_type(attributes))) {
+        return 0;
+    }
+    return KEYWARD_KEYBUF_HEADER + KEYWARD_REF_MAX;
+}
+
+size_t keyward_psa_get_key_buffer_size_from_key_data(const psa_key_attributes_t *attributes,
+                                                     const uint8_t *data, size_t data_length)
+{
+    (void)data;
+    if (keyward_backend_by_location(location_of(attributes)) == NULL ||
+        !is_supported_pair(psa_get_key_type(attributes)) || data_length == 0 ||
+        data_length > KEYWARD_REF_MAX) {
+        return 0;
+    }
+    return KEYWARD_KEYBUF_HEADER + data_length;
+}
+
+static psa_status_t finish_key(const keyward_backend_t *be, const psa_key_attributes_t *attributes,
+                               const uint8_t *ref, size_t ref_len, uint8_t *key_buffer,
+                               size_t key_buffer_size, size_t *key_buffer_length, size_t *bits)
+{
+    psa_status_t status = PSA_ERROR_CORRUPTION_DETECTED;
+    psa_key_type_t type = 0;
+    size_t se_bits = 0;
+    keyward_keybuf_t kb;
+
+    status = be->describe(ref, ref_len, &type, &se_bits);
+    if (status != PSA_SUCCESS) {
+        return status;
+    }
+    if (type != psa_get_key_type(attributes) ||
+        (psa_get_key_bits(attributes) != 0 && psa_get_key_bits(attributes) != se_bits)) {
+        keyward_set_error("the SE key is type 0x%04x, %u bits; the attributes say 0x%04x, %u bits",
+                          (unsigned)type, (unsigned)se_bits,
+                          (unsigned)psa_get_key_type(attributes),
+                          (unsigned)psa_get_key_bits(attributes));
+        return PSA_ERROR_INVALID_ARGUMENT;
+    }
+    kb.backend = be->id;
+    kb.type = type;
+    kb.bits = (uint16_t)se_bits;
+    kb.ref = ref;
+    kb.ref_len = ref_len;
+    status = keyward_keybuf_write(&kb, key_buffer, key_buffer_size, key_buffer_length);
+    if (status == PSA_SUCCESS && bits != NULL) {
+        *bits = se_bits;
+    }
+    return status;
+}
+
+psa_status_t keyward_psa_import_key(const psa_key_attributes_t *attributes, const uint8_t *data,
+                                    size_t data_length, uint8_t *key_buffer,
+                                    size_t key_buffer_size, size_t *key_buffer_length,
+                                    size_t *bits)
+{
+    const keyward_backend_t *be = keyward_backend_by_location(location_of(attributes));
+
+    if (be == NULL || !is_supported_pair(psa_get_key_type(attributes))) {
+        keyward_set_error("keyward imports only ECC/RSA key-pair references into its locations");
+        return PSA_ERROR_NOT_SUPPORTED;
+    }
+    if (data == NULL || data_length == 0 || data_length > KEYWARD_REF_MAX) {
+        keyward_set_error("key reference is empty or longer than %u bytes", KEYWARD_REF_MAX);
+        return PSA_ERROR_INVALID_ARGUMENT;
+    }
+    return finish_key(be, attributes, data, data_length, key_buffer, key_buffer_size,
+                      key_buffer_length, bits);
+}
+
+psa_status_t keyward_psa_generate_key(const psa_key_attributes_t *attributes, uint8_t *key_buffer,
+                                      size_t key_buffer_size, size_t *key_buffer_length)
+{
+    psa_status_t status = PSA_ERROR_CORRUPTION_DETECTED;
+    const keyward_backend_t *be = keyward_backend_by_location(location_of(attributes));
+    const char *target = keyward_generate_target();
+    uint8_t ref[KEYWARD_REF_MAX];
+    size_t ref_len = 0;
+
+    if (be == NULL || !is_supported_pair(psa_get_key_type(attributes))) {
+        return PSA_ERROR_NOT_SUPPORTED;
+    }
+    if (be->generate == NULL) {
+        keyward_set_error("the %s backend cannot generate keys", be->scheme);
+        return PSA_ERROR_NOT_SUPPORTED;
+    }
+    if (target == NULL || keyward_backend_by_keyref(target) != be) {
+        keyward_set_error("no %s: generation target set (keyward_set_generate_target)",
+                          be->scheme);
+        return PSA_ERROR_BAD_STATE;
+    }
+    status = be->generate(target, psa_get_key_type(attributes), psa_get_key_bits(attributes), ref,
+                          sizeof(ref), &ref_len);
+    if (status == PSA_SUCCESS) {
+        status = finish_key(be, attributes, ref, ref_len, key_buffer, key_buffer_size,
+                            key_buffer_length, NULL);
+    }
+    memset(ref, 0, sizeof(ref));
+    return status;
+}
+
+psa_status_t keyward_psa_export_public_key(const psa_key_attributes_t *attributes,
+                                           const uint8_t *key_buffer, size_t key_buffer_size,
+                                           uint8_t *data, size_t data_size, size_t *data_length)
+{
+    const keyward_backend_t *be = NULL;
+    keyward_keybuf_t kb;
+    psa_status_t status = open_keybuf(attributes, key_buffer, key_buffer_size, &kb, &be);
+
+    if (status != PSA_SUCCESS) {
+        return status;
+    }
+    return be->export_public(kb.ref, kb.ref_len, kb.type, kb.bits, data, data_size, data_length);
+}
+
+psa_status_t keyward_psa_export_key(const psa_key_attributes_t *attributes,
+                                    const uint8_t *key_buffer, size_t key_buffer_size,
+                                    uint8_t *data, size_t data_size, size_t *data_length)
+{
+    if (PSA_KEY_TYPE_IS_KEY_PAIR(psa_get_key_type(attributes))) {
+        keyward_set_error("the private key never leaves the secure element");
+        return PSA_ERROR_NOT_PERMITTED;
+    }
+    return keyward_psa_export_public_key(attributes, key_buffer, key_buffer_size, data, data_size,
+                                         data_length);
+}
+
+psa_status_t keyward_psa_sign_hash(const psa_key_attributes_t *attributes,
+                                   const uint8_t *key_buffer, size_t key_buffer_size,
+                                   psa_algorithm_t alg, const uint8_t *hash, size_t hash_length,
+                                   uint8_t *signature, size_t signature_size,
+                                   size_t *signature_length)
+{
+    const keyward_backend_t *be = NULL;
+    keyward_keybuf_t kb;
+    psa_status_t status = open_keybuf(attributes, key_buffer, key_buffer_size, &kb, &be);
+
+    if (status != PSA_SUCCESS) {
+        return status;
+    }
+    if (PSA_ALG_IS_SIGN_HASH(alg) && PSA_ALG_SIGN_GET_HASH(alg) != 0 &&
+        PSA_ALG_SIGN_GET_HASH(alg) != PSA_ALG_ANY_HASH &&
+        PSA_HASH_LENGTH(PSA_ALG_SIGN_GET_HASH(alg)) != hash_length) {
+        keyward_set_error("hash length %u does not match the algorithm", (unsigned)hash_length);
+        return PSA_ERROR_INVALID_ARGUMENT;
+    }
+    if (signature_size < PSA_SIGN_OUTPUT_SIZE(kb.type, kb.bits, alg)) {
+        keyward_set_error("signature buffer of %u bytes is too small", (unsigned)signature_size);
+        return PSA_ERROR_BUFFER_TOO_SMALL;
+    }
+    return be->sign_hash(kb.ref, kb.ref_len, kb.type, kb.bits, alg, hash, hash_length, signature,
+                         signature_size, signature_length);
+}
+
+psa_status_t keyward_psa_verify_hash(const psa_key_attributes_t *attributes,
+                                     const uint8_t *key_buffer, size_t key_buffer_size,
+                                     psa_algorithm_t alg, const uint8_t *hash, size_t hash_length,
+                                     const uint8_t *signature, size_t signature_length)
+{
+    psa_status_t status = PSA_ERROR_CORRUPTION_DETECTED;
+    psa_key_attributes_t pub_attr = PSA_KEY_ATTRIBUTES_INIT;
+    psa_key_id_t pub = 0;
+    uint8_t der[PSA_EXPORT_PUBLIC_KEY_MAX_SIZE];
+    size_t der_len = 0;
+
+    status = keyward_psa_export_public_key(attributes, key_buffer, key_buffer_size, der,
+                                           sizeof(der), &der_len);
+    if (status != PSA_SUCCESS) {
+        return status;
+    }
+    psa_set_key_type(&pub_attr, PSA_KEY_TYPE_PUBLIC_KEY_OF_KEY_PAIR(psa_get_key_type(attributes)));
+    psa_set_key_usage_flags(&pub_attr, PSA_KEY_USAGE_VERIFY_HASH);
+    psa_set_key_algorithm(&pub_attr, alg);
+    status = psa_import_key(&pub_attr, der, der_len, &pub);
+    if (status == PSA_SUCCESS) {
+        status = psa_verify_hash(pub, alg, hash, hash_length, signature, signature_length);
+        psa_destroy_key(pub);
+    }
+    return status;
+}
+
+psa_status_t keyward_psa_get_builtin_key(psa_drv_slot_number_t slot_number,
+                                         psa_key_attributes_t *attributes, uint8_t *key_buffer,
+                                         size_t key_buffer_size, size_t *key_buffer_length)
+{
+    psa_status_t status = PSA_ERROR_CORRUPTION_DETECTED;
+    const keyward_builtin_t *b = keyward_builtin_get((size_t)slot_number);
+    uint8_t ref[KEYWARD_REF_MAX];
+    size_t ref_len = 0;
+    keyward_keybuf_t kb;
+
+    if (b == NULL || b->backend->location != location_of(attributes)) {
+        return PSA_ERROR_DOES_NOT_EXIST;
+    }
+    psa_set_key_type(attributes, b->type);
+    psa_set_key_bits(attributes, b->bits);
+    psa_set_key_usage_flags(attributes, b->usage);
+    psa_set_key_algorithm(attributes, b->alg);
+    psa_set_key_enrollment_algorithm(attributes, b->alg2);
+    if (key_buffer == NULL || key_buffer_size == 0) {
+        return PSA_ERROR_BUFFER_TOO_SMALL; /* the core's first call: attributes only */
+    }
+    status = keyward_ref_from_keyref(b->backend, b->keyref, ref, sizeof(ref), &ref_len);
+    if (status != PSA_SUCCESS) {
+        return status;
+    }
+    kb.backend = b->backend->id;
+    kb.type = b->type;
+    kb.bits = (uint16_t)b->bits;
+    kb.ref = ref;
+    kb.ref_len = ref_len;
+    status = keyward_keybuf_write(&kb, key_buffer, key_buffer_size, key_buffer_length);
+    memset(ref, 0, sizeof(ref));
+    return status;
+}
