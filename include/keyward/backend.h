@@ -49,6 +49,12 @@ typedef struct keyward_backend {
     psa_status_t (*export_public)(const uint8_t *ref, size_t ref_len, psa_key_type_t type,
                                   size_t bits, uint8_t *out, size_t out_size, size_t *out_len);
 
+    /* Optional.  Non-zero when keys named by this KEYREF are fixed slots of
+     * the SE (ATECC608 slot, TPM persistent handle): keyward_key_open() then
+     * declares them as builtin keys (persistence READ_ONLY) instead of
+     * importing them.  NULL: never. */
+    int (*keyref_is_builtin)(const char *keyref);
+
     /* Optional (NULL: PSA_ERROR_NOT_SUPPORTED).  Creates a key pair inside
      * the SE at target (KEYREF text) and returns its ref. */
     psa_status_t (*generate)(const char *target, psa_key_type_t type, size_t bits, uint8_t *ref,

@@ -109,6 +109,35 @@ exit:
     return status;
 }
 
+/* A fixed SE slot: bind it to a builtin key id (the same id each time the
+ * same KEYREF is opened) and use it without import. */
+static psa_status_t open_builtin(const char *keyref, psa_key_type_t type, size_t bits,
+                                 psa_key_id_t *key)
+{
+    psa_status_t status = PSA_ERROR_CORRUPTION_DETECTED;
+    psa_key_attributes_t attr = PSA_KEY_ATTRIBUTES_INIT;
+    psa_key_id_t id = 0;
+    size_t i;
+    const keyward_builtin_t *b;
+
+    for (i = 0; (b = keyward_builtin_get(i)) != NULL; i++) {
+        if (strcmp(b->keyref, keyref) == 0) {
+            *key = b->id;
+            return PSA_SUCCESS;
+        }
+    }
+    /* Ids from the top of the builtin range, away from application-chosen ones. */
+    id = (psa_key_id_t)(MBEDTLS_PSA_KEY_ID_BUILTIN_MAX - i);
+    keyward_default_policy(&attr, type);
+    status = keyward_builtin_add(id, keyref, type, bits, psa_get_key_usage_flags(&attr),
+                                 psa_get_key_algorithm(&attr),
+                                 psa_get_key_enrollment_algorithm(&attr));
+    if (status == PSA_SUCCESS) {
+        *key = id;
+    }
+    return status;
+}
+
 psa_status_t keyward_key_open(const char *keyref, psa_key_id_t *key)
 {
     psa_status_t status = PSA_ERROR_CORRUPTION_DETECTED;
@@ -137,6 +166,10 @@ psa_status_t keyward_key_open(const char *keyref, psa_key_id_t *key)
     }
     status = be->describe(ref, ref_len, &type, &bits);
     if (status != PSA_SUCCESS) {
+        goto exit;
+    }
+    if (be->keyref_is_builtin != NULL && be->keyref_is_builtin(keyref)) {
+        status = open_builtin(keyref, type, bits, key);
         goto exit;
     }
     psa_set_key_lifetime(&attr, PSA_KEY_LIFETIME_FROM_PERSISTENCE_AND_LOCATION(

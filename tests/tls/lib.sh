@@ -321,16 +321,24 @@ _kw_alive() {
 }
 
 _kw_listening_pid() {
-    # true if PID (or a child of it) listens on PORT; without ss: port accepts connections
-    local pid=$1 port=$2 out
+    # true if PID listens on 127.0.0.1:PORT (or 0.0.0.0 / dual-stack *). Without ss: the port
+    # accepts connections. (gnutls-serv keeps running on [::] only if 0.0.0.0 is taken.)
+    local pid=$1 port=$2 line local_addr
     if command -v ss >/dev/null 2>&1; then
-        out=$(ss -Hltnp "sport = :$port" 2>/dev/null) || return 1
-        [ -n "$out" ] || return 1
-        case $out in
-            *"pid=$pid,"*) return 0 ;;
-            *users:*) return 1 ;;   # someone else holds the port
-            *) return 0 ;;          # no process info (not root): accept
-        esac
+        while IFS= read -r line; do
+            set -- $line                         # State Recv-Q Send-Q Local Peer [users]
+            local_addr=${4:-}
+            case $local_addr in
+                "127.0.0.1:$port" | "0.0.0.0:$port" | "*:$port" | "[::ffff:127.0.0.1]:$port") ;;
+                *) continue ;;
+            esac
+            case $line in
+                *"pid=$pid,"*) return 0 ;;
+                *users:*) ;;                     # another process
+                *) return 0 ;;                   # no process info shown: accept
+            esac
+        done < <(ss -Hltnp "sport = :$port" 2>/dev/null)
+        return 1
     else
         (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
     fi
@@ -417,6 +425,11 @@ kw_start_server() {
     local sd; sd=$(_kw_srvdir "$dir" "$kind")
     if [ -f "$sd/pid" ] && _kw_alive "$(cat "$sd/pid")"; then
         _kw_err "kw_start_server: a $kind server for $dir is already running (pid $(cat "$sd/pid"))"
+        return 1
+    fi
+    if _kw_port_listening "$port"; then
+        _kw_err "kw_start_server: port $port is already in use:"
+        command -v ss >/dev/null 2>&1 && ss -Hltnp "sport = :$port" >&2
         return 1
     fi
     rm -rf -- "$sd"; mkdir -p -- "$sd" || return 1

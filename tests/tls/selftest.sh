@@ -253,7 +253,7 @@ esac
 exit 0
 EOF
         rc=0
-        bash "$out.sh" >"$out.log" 2>&1 || rc=$?
+        (bash "$out.sh" >"$out.log" 2>&1) 2>/dev/null || rc=$?
         [ "$mode" = kill ] && sleep 2.5   # the watchdog polls once a second
         local left="" p
         for p in $(cat "$out.pids" 2>/dev/null); do

@@ -19,7 +19,7 @@
 #include <p11-kit/p11-kit.h>
 #include <p11-kit/uri.h>
 
-#include "../../core/der.h"
+#include "core/der.h"
 #include "keyward/backend.h"
 #include "keyward/locations.h"
 #include "mbedtls/asn1.h"
