@@ -125,12 +125,13 @@ kw_on_exit() {
 # kw_tmpdir [VAR] : mktemp -d; path stored in VAR (default KW_TMPDIR). May be called several
 # times; every directory is removed by the trap.
 kw_tmpdir() {
-    local var=${1:-KW_TMPDIR} d
+    local _kw_var=${1:-KW_TMPDIR} _kw_dir
     _kw_not_in_subshell kw_tmpdir || return 1
-    d=$(mktemp -d "${TMPDIR:-/tmp}/keyward-tls.XXXXXX") || { _kw_err "mktemp -d failed"; return 1; }
-    KW_TMPDIRS+=("$d")
+    _kw_dir=$(mktemp -d "${TMPDIR:-/tmp}/keyward-tls.XXXXXX") ||
+        { _kw_err "mktemp -d failed"; return 1; }
+    KW_TMPDIRS+=("$_kw_dir")
     _kw_install_trap
-    printf -v "$var" '%s' "$d"
+    printf -v "$_kw_var" '%s' "$_kw_dir"
 }
 
 # ---------------------------------------------------------------- ports
@@ -146,10 +147,11 @@ _kw_port_listening() {
 }
 
 _kw_port_bindable() {
-    # true if PORT can be bound on 0.0.0.0 (gnutls-serv binds all addresses)
-    local port=$1
-    if command -v python3 >/dev/null 2>&1; then
-        python3 - "$port" <<'EOF' 2>/dev/null
+    # true if PORT can be bound on 0.0.0.0 and [::] (gnutls-serv binds both); falls back to
+    # "nothing listens" if python3 is unusable
+    local port=$1 rc=0
+    command -v python3 >/dev/null 2>&1 || { ! _kw_port_listening "$port"; return; }
+    python3 - "$port" <<'EOF' 2>/dev/null || rc=$?
 import socket, sys
 p = int(sys.argv[1])
 for fam, addr in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
@@ -164,13 +166,15 @@ for fam, addr in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
     except OSError as e:
         if fam == socket.AF_INET6 and e.errno != 98:  # no IPv6 here: fine
             continue
-        sys.exit(1)
+        sys.exit(3)
     finally:
         s.close()
 EOF
-    else
-        ! _kw_port_listening "$port"
-    fi
+    case $rc in
+        0) return 0 ;;
+        3) return 1 ;;
+        *) ! _kw_port_listening "$port" ;;
+    esac
 }
 
 # kw_free_port : print a random TCP port in 20000-60000 that nothing listens on / binds.
@@ -325,9 +329,10 @@ _kw_listening_pid() {
     # accepts connections. (gnutls-serv keeps running on [::] only if 0.0.0.0 is taken.)
     local pid=$1 port=$2 line local_addr
     if command -v ss >/dev/null 2>&1; then
+        local -a f
         while IFS= read -r line; do
-            set -- $line                         # State Recv-Q Send-Q Local Peer [users]
-            local_addr=${4:-}
+            read -r -a f <<< "$line"             # State Recv-Q Send-Q Local Peer [users]
+            local_addr=${f[3]:-}
             case $local_addr in
                 "127.0.0.1:$port" | "0.0.0.0:$port" | "*:$port" | "[::ffff:127.0.0.1]:$port") ;;
                 *) continue ;;
@@ -400,8 +405,13 @@ EOF
 
 # kw_start_server KIND DIR PORT [TLSVER [EXTRA...]]
 #   TLSVER: "" (TLS 1.2 and 1.3), "1.2" or "1.3" (only that version).
-#   EXTRA: extra command-line arguments (openssl, gnutls, mbedtls) or extra nginx directives
-#          inserted in the server{} block (each argument one directive, ';' included).
+#   EXTRA: extra command-line arguments (openssl, gnutls, mbedtls; appended last, so they can
+#          override, e.g. debug_level=3 for ssl_server2) or extra nginx directives inserted in
+#          the server{} block (each argument one directive, ';' included).
+#   Waits up to KW_SERVER_TIMEOUT (10) s until the server process itself listens on
+#   127.0.0.1:PORT (or 0.0.0.0:PORT); on failure prints the server's log and returns 1.
+#   Sets KW_SERVER_LOG to the log file. Also starts a watchdog that kills the server if this
+#   shell dies without running its trap.
 kw_start_server() {
     local kind=${1:?kw_start_server KIND DIR PORT [TLSVER]} dir=${2:?DIR} port=${3:?PORT}
     local tlsver=${4:-}
@@ -657,8 +667,8 @@ kw_stop_server() {
     sd=$(cd -- "$sd" && pwd) || return 0
     for i in "${!KW_SERVER_PIDS[@]}"; do
         if [ "${KW_SERVER_DIRS[$i]}" = "$sd" ]; then
-            _kw_kill_tree "${KW_SERVER_PIDS[$i]}" "${KW_SERVER_STARTS[$i]}"
-            _kw_kill_tree "${KW_SERVER_DOGS[$i]}"
+            _kw_kill_tree "${KW_SERVER_PIDS[$i]}" "${KW_SERVER_STARTS[$i]:-}"
+            _kw_kill_tree "${KW_SERVER_DOGS[$i]:-}"
             unset 'KW_SERVER_PIDS[i]' 'KW_SERVER_DIRS[i]' 'KW_SERVER_STARTS[i]' 'KW_SERVER_DOGS[i]'
             found=1
         fi

@@ -116,6 +116,10 @@ start() {
 
 run_kind() {
     local kind=$1 d="$T/$kind" port ver other rc out n=0
+    if [ "$kind" = mbedtls ] && [ -z "${KW_SSL_SERVER2:-}" ]; then
+        bad "mbedtls: KW_SSL_SERVER2 is not set (path of Mbed TLS's programs/ssl/ssl_server2)"
+        return
+    fi
     mkdir -p "$d"
     if ! kw_make_ca "$d" || ! kw_make_ca "$d/rogue"; then
         bad "$kind: kw_make_ca"; return
@@ -253,7 +257,7 @@ esac
 exit 0
 EOF
         rc=0
-        (bash "$out.sh" >"$out.log" 2>&1) 2>/dev/null || rc=$?
+        (bash "$out.sh" >"$out.log" 2>&1; exit $?) 2>/dev/null || rc=$?
         [ "$mode" = kill ] && sleep 2.5   # the watchdog polls once a second
         local left="" p
         for p in $(cat "$out.pids" 2>/dev/null); do

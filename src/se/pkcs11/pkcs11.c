@@ -561,6 +561,12 @@ static psa_status_t key_get(const uint8_t *ref, size_t ref_len, int force, key_t
             goto exit;
         }
     }
+    if (p11_kit_uri_get_attribute(u.uri, CKA_LABEL) == NULL &&
+        p11_kit_uri_get_attribute(u.uri, CKA_ID) == NULL) {
+        keyward_set_error("PKCS#11 URI names no object (object= or id=)");
+        status = PSA_ERROR_INVALID_ARGUMENT;
+        goto exit;
+    }
     status = token_get(u.uri, &k->tok);
     if (status == PSA_SUCCESS && force) {
         status = session_open(k->tok, u.uri);

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The wrapper hook: hooks every entry point exactly once, is idempotent,
+# refuses a tree with a missing anchor without touching it, and the real
+# build tree is hooked.
+set -u
+: "${KW_SOURCE_DIR:?}" "${KW_MBEDTLS_PRISTINE:?}" "${KW_BUILD_DIR:?}"
+hook="$KW_SOURCE_DIR/mbedtls/hook_driver_wrappers.py"
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+pass=0; fail=0
+ok() { echo "ok   $1"; pass=$((pass+1)); }
+bad() { echo "FAIL $1"; fail=$((fail+1)); }
+fresh() { rm -rf "$tmp/t"; mkdir -p "$tmp/t"; cp -a "$KW_MBEDTLS_PRISTINE/library" "$tmp/t/"; }
+sums() { sha256sum "$1"/library/psa_crypto_driver_wrappers.h "$1"/library/psa_crypto_driver_wrappers_no_static.c | awk '{print $1}'; }
+H=library/psa_crypto_driver_wrappers.h
+C=library/psa_crypto_driver_wrappers_no_static.c
+
+fresh
+python3 "$hook" "$tmp/t" >/dev/null && ok "hooks a pristine 3.6 tree" || bad "hooks a pristine 3.6 tree"
+for ep in sign_hash verify_hash get_key_buffer_size_from_key_data generate_key import_key export_key; do
+  n=$(grep -c "keyward-hook: $ep \*/" "$tmp/t/$H")
+  [ "$n" = 1 ] && ok "$ep hooked once" || bad "$ep hooked $n times"
+done
+for ep in get_key_buffer_size export_public_key get_builtin_key; do
+  n=$(grep -c "keyward-hook: $ep \*/" "$tmp/t/$C")
+  [ "$n" = 1 ] && ok "$ep hooked once" || bad "$ep hooked $n times"
+done
+for f in $H $C; do
+  n=$(grep -c '#include "keyward/psa_driver.h"' "$tmp/t/$f")
+  [ "$n" = 1 ] && ok "include added once to $(basename $f)" || bad "include count $n in $f"
+done
+# every inserted case sits before the default: of a location switch
+n=$(grep -A4 'KEYWARD_PSA_LOCATION_CASES' "$tmp/t/$H" "$tmp/t/$C" | grep -c '^.*#endif')
+[ "$n" = 9 ] && ok "9 guarded blocks" || bad "guarded blocks: $n"
+
+before=$(sums "$tmp/t")
+out=$(python3 "$hook" "$tmp/t")
+[ "$(sums "$tmp/t")" = "$before" ] && ok "second run changes nothing" || bad "second run changed files"
+echo "$out" | grep -q "0 file(s) changed" && ok "second run reports no change" || bad "second run said: $out"
+
+# an anchor removed: the wrapper function renamed (version drift)
+fresh
+sed -i 's/psa_driver_wrapper_verify_hash(/psa_driver_wrapper_verify_hash_v2(/' "$tmp/t/$H"
+before=$(sums "$tmp/t")
+err=$(python3 "$hook" "$tmp/t" 2>&1); rc=$?
+[ $rc -eq 2 ] && ok "missing function anchor fails (rc 2)" || bad "missing function anchor rc=$rc"
+echo "$err" | grep -q "psa_driver_wrapper_verify_hash(" && ok "message names the anchor" || bad "message: $err"
+[ "$(sums "$tmp/t")" = "$before" ] && ok "failed run leaves the tree untouched" || bad "failed run modified files"
+
+# the location switch's default: label removed
+fresh
+python3 - "$tmp/t/$C" <<'PY'
+import sys,re
+p=sys.argv[1]; s=open(p).read()
+i=s.index('psa_status_t psa_driver_wrapper_get_builtin_key(')
+j=s.index('default:', i)
+open(p,'w').write(s[:j]+'/* gone */'+s[j+8:])
+PY
+err=$(python3 "$hook" "$tmp/t" 2>&1); rc=$?
+[ $rc -eq 2 ] && echo "$err" | grep -q "default:" && echo "$err" | grep -q get_builtin_key \
+  && ok "missing default: anchor fails naming it" || bad "default anchor: rc=$rc $err"
+
+# the include anchor removed
+fresh
+sed -i 's/#include "psa_crypto_core.h"/#include "psa_crypto_core2.h"/' "$tmp/t/$C"
+err=$(python3 "$hook" "$tmp/t" 2>&1); rc=$?
+[ $rc -eq 2 ] && echo "$err" | grep -q 'psa_crypto_core.h' && ok "missing include anchor fails naming it" || bad "include anchor: rc=$rc $err"
+
+# not an Mbed TLS tree at all
+err=$(python3 "$hook" "$tmp/nothing" 2>&1); rc=$?
+[ $rc -eq 2 ] && ok "non-tree refused" || bad "non-tree rc=$rc"
+
+# the tree this build compiled is hooked
+n=$(grep -c "keyward-hook: " "$KW_BUILD_DIR/mbedtls-src/$H" "$KW_BUILD_DIR/mbedtls-src/$C" | awk -F: '{s+=$2} END {print s}')
+[ "$n" = 9 ] && ok "build tree hooked (9 entry points)" || bad "build tree hooks: $n"
+# and the pristine source was never touched
+n=$(grep -c "keyward" "$KW_MBEDTLS_PRISTINE/$H" "$KW_MBEDTLS_PRISTINE/$C" | awk -F: '{s+=$2} END {print s}')
+[ "$n" = 0 ] && ok "pristine tree untouched" || bad "pristine tree has $n keyward lines"
+
+echo "hook: $pass passed, $fail failed"
+[ $fail -eq 0 ]
