@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# PSA-level tests on SoftHSM2: runs test_psa_pkcs11 against a fresh token.
+set -eu
+. "$(dirname "$0")/softhsm_env.sh"
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+kw_softhsm_setup "$tmp" ec256:EC:prime256v1 ec384:EC:secp384r1 ec521:EC:secp521r1 \
+    rsa2048:rsa:2048 rsa3072:rsa:3072 rsa4096:rsa:4096
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/soft.pem" 2>/dev/null
+export KW_SOFT_KEY="$tmp/soft.pem"
+export KW_P11_MODULE KW_P11_TOKEN KW_P11_PIN
+"$1"
