@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Mutual TLS with SoftHSM2-held client keys against one real server:
+# {TLS 1.2, 1.3} x {P-256, P-384, RSA-2048, RSA-3072}; the server must have
+# seen the client certificate's subject; a certificate whose key is not the
+# SE key must fail the handshake.
+#   test_matrix_pkcs11.sh openssl|gnutls|nginx|mbedtls
+set -u
+kind=${1:?server kind}
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+. "$here/../pkcs11/softhsm_env.sh"
+: "${KW_CLIENT:?}" "${KW_TOOL:?}"
+kw_tmpdir T || exit 1
+kw_softhsm_setup "$T/hsm" p256:EC:prime256v1 p384:EC:secp384r1 rsa2048:rsa:2048 rsa3072:rsa:3072 || exit 1
+kw_make_ca "$T/ca" || exit 1
+for k in p256 p384 rsa2048 rsa3072; do
+    "$KW_TOOL" pubkey "$(kw_p11_uri $k)" > "$T/$k.pub" || { echo "pubkey $k failed"; exit 1; }
+    kw_issue_cert "$T/ca" "$T/$k.pub" "/CN=kw-$k/O=keyward tests" "$T/$k.crt" || exit 1
+done
+port=$(kw_free_port)
+kw_start_server "$kind" "$T/ca" "$port" || exit 1
+
+pass=0; fail=0
+for v in 1.2 1.3; do
+    for k in p256 p384 rsa2048 rsa3072; do
+        name="$kind TLS $v $k"
+        kw_server_mark "$kind" "$T/ca"
+        if "$KW_CLIENT" -v --tls-min $v --tls-max $v --cacert "$T/ca/ca.pem" --cert "$T/$k.crt" \
+               --key "$(kw_p11_uri $k)" "https://127.0.0.1:$port/" > "$T/body" 2> "$T/err"; then
+            sigalg=$(sed -n 's/^\* client signature algorithm: //p' "$T/err")
+            proto=$(sed -n 's/^\* protocol: //p' "$T/err")
+            want_sig=ecdsa; [ "${k#rsa}" != "$k" ] && { [ $v = 1.3 ] && want_sig=rsa_pss || want_sig=rsa_pkcs1; }
+            if [ "$proto" != "TLSv$v" ]; then
+                echo "FAIL $name: negotiated $proto"; fail=$((fail+1))
+            elif [ "${sigalg#"$want_sig"}" = "$sigalg" ]; then
+                echo "FAIL $name: CertificateVerify with '$sigalg', expected $want_sig*"; fail=$((fail+1))
+            elif kw_server_saw_subject "$kind" "$T/ca" "CN=kw-$k" "$T/body"; then
+                echo "ok   $name ($proto, $sigalg)"; pass=$((pass+1))
+            else
+                echo "FAIL $name: server did not report CN=kw-$k"; cat "$T/body"; fail=$((fail+1))
+            fi
+        else
+            echo "FAIL $name: client failed"; cat "$T/err"; fail=$((fail+1))
+        fi
+    done
+done
+
+# The P-256 certificate with the P-384 SE key: CertificateVerify cannot match.
+for v in 1.2 1.3; do
+    if "$KW_CLIENT" --tls-min $v --tls-max $v --cacert "$T/ca/ca.pem" --cert "$T/p256.crt" \
+           --key "$(kw_p11_uri p384)" "https://127.0.0.1:$port/" > "$T/body" 2> "$T/err"; then
+        echo "FAIL $kind TLS $v mismatched cert/key was accepted"; fail=$((fail+1))
+    else
+        echo "ok   $kind TLS $v mismatched cert/key refused: $(tail -n1 "$T/err")"; pass=$((pass+1))
+    fi
+done
+echo "tls-$kind: $pass passed, $fail failed"
+[ $fail -eq 0 ]
