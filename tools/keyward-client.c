@@ -8,9 +8,12 @@
  * URL: https://host:port/path (GET, body to stdout) or tls://host:port
  * (handshake only).  Exit status 0 only on success.
  */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "keyward/keyward.h"
 #include "mbedtls/debug.h"
@@ -266,6 +269,11 @@ int main(int argc, char **argv)
     if ((rc = mbedtls_net_connect(&net, o.host, o.port, MBEDTLS_NET_PROTO_TCP)) != 0) {
         fprintf(stderr, "keyward-client: cannot connect to %s port %s\n", o.host, o.port);
         goto exit;
+    }
+    {
+        /* handshake records go out one write each: don't let Nagle hold them */
+        int one = 1;
+        setsockopt(net.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     }
     mbedtls_ssl_set_bio(&ssl, &net, mbedtls_net_send, NULL, mbedtls_net_recv_timeout);
     while ((rc = mbedtls_ssl_handshake(&ssl)) != 0) {

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs keyward's benchmark programs (bench/) and prints their figures.
+#   scripts/bench.sh [BUILD_DIR]        (make bench)
+set -eu
+build=${1:-build}
+build=$(cd "$build" && pwd)
+src=$(cd "$(dirname "$0")/.." && pwd)
+. "$src/tests/tls/lib.sh"
+. "$src/tests/pkcs11/softhsm_env.sh"
+kw_tmpdir T
+kw_softhsm_setup "$T/hsm" >/dev/null
+tool=$build/tools/keyward-tool
+"$tool" keygen "$(kw_p11_uri p256)" --type ec-p256 > "$T/p256.pub"
+"$tool" keygen "$(kw_p11_uri rsa2048)" --type rsa-2048 > "$T/rsa2048.pub"
+
+echo "== psa_sign_hash through keyward vs direct C_SignInit+C_Sign (SoftHSM2, same key, interleaved)"
+"$build/bench/bench-pkcs11-sign" "$KW_P11_MODULE" "$KW_P11_TOKEN" "$KW_P11_PIN" p256 ec "${KW_BENCH_N_EC:-3000}"
+"$build/bench/bench-pkcs11-sign" "$KW_P11_MODULE" "$KW_P11_TOKEN" "$KW_P11_PIN" rsa2048 rsa "${KW_BENCH_N_RSA:-400}"
+
+echo "== full mutual-TLS handshakes, P-256 client key: SoftHSM2 vs software (openssl s_server -Verify)"
+kw_make_ca "$T/ca" >/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/soft.key" 2>/dev/null
+openssl pkey -in "$T/soft.key" -pubout -out "$T/soft.pub" 2>/dev/null
+kw_issue_cert "$T/ca" "$T/p256.pub" "/CN=bench softhsm" "$T/p256.crt"
+kw_issue_cert "$T/ca" "$T/soft.pub" "/CN=bench software" "$T/soft.crt"
+port=$(kw_free_port)
+kw_start_server openssl "$T/ca" "$port" >/dev/null
+for v in 1.3 1.2; do
+    "$build/bench/bench-handshake" 127.0.0.1 "$port" "$T/ca/ca.pem" $v "${KW_BENCH_N_HS:-300}" \
+        "$T/p256.crt" "$(kw_p11_uri p256)" "$T/soft.crt" "file:$T/soft.key"
+done
+for extra in "$src"/bench/bench-*.sh; do
+    [ -e "$extra" ] && bash "$extra" "$build"
+done
+exit 0
