@@ -149,9 +149,14 @@ _kw_port_listening() {
 _kw_port_bindable() {
     # true if PORT can be bound on 0.0.0.0 and [::] (gnutls-serv binds both); falls back to
     # "nothing listens" if python3 is unusable
-    local port=$1 rc=0
-    command -v python3 >/dev/null 2>&1 || { ! _kw_port_listening "$port"; return; }
-    python3 - "$port" <<'EOF' 2>/dev/null || rc=$?
+    local port=$1 rc=0 py=${KW_PYTHON:-}
+    # the system python starts much faster than a pyenv shim
+    [ -n "$py" ] || { [ -x /usr/bin/python3 ] && py=/usr/bin/python3; }
+    if [ -z "$py" ] && ! py=$(command -v python3); then
+        _kw_port_listening "$port" && return 1
+        return 0
+    fi
+    "$py" - "$port" <<'EOF' 2>/dev/null || rc=$?
 import socket, sys
 p = int(sys.argv[1])
 for fam, addr in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
@@ -260,7 +265,9 @@ EOF
 _kw_client_ext() {
     local dir=$1
     [ -f "$dir/ca-ext.cnf" ] || { _kw_err "$dir/ca-ext.cnf missing: run kw_make_ca $dir first"; return 1; }
-    [ -f "$dir/ca.pem" ] && [ -f "$dir/ca.key" ] || { _kw_err "no CA in $dir (run kw_make_ca)"; return 1; }
+    if [ ! -f "$dir/ca.pem" ] || [ ! -f "$dir/ca.key" ]; then
+        _kw_err "no CA in $dir (run kw_make_ca)"; return 1
+    fi
 }
 
 # kw_issue_cert DIR PUBKEY_PEM SUBJECT OUT_PEM
@@ -309,11 +316,10 @@ kw_issue_cert_csr() {
 
 _kw_stat() {
     # print "STATE STARTTIME" of PID from /proc/PID/stat (fields 3 and 22)
-    local line rest
+    local line f=()
     read -r line 2>/dev/null < "/proc/$1/stat" || return 1
-    rest=${line##*) }
-    set -- $rest
-    printf '%s %s\n' "$1" "${20}"
+    read -r -a f <<< "${line##*) }"      # f[0] = field 3 (state), f[19] = field 22 (starttime)
+    printf '%s %s\n' "${f[0]:-}" "${f[19]:-}"
 }
 
 _kw_alive() {
@@ -394,6 +400,8 @@ http {
         ssl_verify_depth 3;
         ssl_protocols $protos;
         ssl_session_tickets off;
+        # close after every response, also for HTTP/1.1 clients that read until EOF
+        keepalive_timeout 0;
 $extra        location / {
             default_type text/plain;
             return 200 "keyward nginx test server\nsubject=\$ssl_client_s_dn\nissuer=\$ssl_client_i_dn\nverify=\$ssl_client_verify\nprotocol=\$ssl_protocol\ncipher=\$ssl_cipher\n";
@@ -539,6 +547,7 @@ kw_start_server() {
         sleep 0.1
         waited=$((waited + 1))
     done
+    # shellcheck disable=SC2034  # for the caller
     KW_SERVER_LOG=$log
     return 0
 }

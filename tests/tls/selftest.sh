@@ -11,6 +11,10 @@
 #     and key but from another CA must not let the server see the subject.
 #   - if KW_SSL_CLIENT2 (Mbed TLS programs/ssl/ssl_client2) is set: the same with Mbed TLS as the
 #     client, checking the server certificate against 127.0.0.1 (what keyward-client will do).
+#   - kw_server_saw_subject rejects a wrong CN (a prefix of the right one, the server's CN).
+# Harness cases (skip with KW_SELFTEST_NO_HARNESS=1): kw_start_server fails on a busy port and
+# without KW_SSL_SERVER2; a child test that fails under set -e, gets SIGTERM or SIGKILL leaves
+# no server running (and, except for SIGKILL, no temp dir). Finally: every server is gone.
 #
 # Environment: KW_SSL_SERVER2 (required for the mbedtls kind), KW_SSL_CLIENT2 (optional),
 #              KW_SELFTEST_KINDS (default "openssl gnutls nginx mbedtls"), KW_VERBOSE=1.
@@ -115,7 +119,8 @@ start() {
 }
 
 run_kind() {
-    local kind=$1 d="$T/$kind" port ver other rc out n=0
+    local kind=$1
+    local d="$T/$kind" port ver other rc out n=0
     if [ "$kind" = mbedtls ] && [ -z "${KW_SSL_SERVER2:-}" ]; then
         bad "mbedtls: KW_SSL_SERVER2 is not set (path of Mbed TLS's programs/ssl/ssl_server2)"
         return
