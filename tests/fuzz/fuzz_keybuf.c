@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/keybuf.h"
+#include "keyward/backend.h"
 #include "keyward/keyward.h"
 #include "keyward/psa_driver.h"
 
