@@ -4,10 +4,13 @@
  *   keyward-tool keygen KEYREF --type ec-p256|ec-p384|ec-p521|rsa-2048|rsa-3072|rsa-4096
  *   keyward-tool pubkey KEYREF             public key, PEM, to stdout
  *   keyward-tool csr KEYREF --subject DN   PEM CSR signed inside the SE
+ *   keyward-tool info atecc608:[bus=...]   ATECC608 serial, revision, locks, slots
+ *   keyward-tool provision atecc608:[bus=...]  ATECC608 default config, then lock
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "keyward/atecc608.h"
 #include "keyward/keyward.h"
 #include "mbedtls/error.h"
 #include "mbedtls/pk.h"
@@ -19,7 +22,8 @@ static void usage(void)
     fprintf(stderr,
             "usage: keyward-tool keygen KEYREF --type ec-p256|ec-p384|ec-p521|rsa-2048|rsa-3072|rsa-4096\n"
             "       keyward-tool pubkey KEYREF\n"
-            "       keyward-tool csr KEYREF --subject \"CN=...,O=...\"\n");
+            "       keyward-tool csr KEYREF --subject \"CN=...,O=...\"\n"
+            "       keyward-tool info|provision atecc608:[bus=unix:PATH|/dev/i2c-N][;addr=0x60]\n");
 }
 
 static int key_error(const char *what, const char *keyref, psa_status_t status)
@@ -163,6 +167,10 @@ int main(int argc, char **argv)
         } else {
             ret = make_csr(key, subject);
         }
+    } else if (strcmp(cmd, "info") == 0) {
+        ret = keyward_atecc608_tool_info(keyref);
+    } else if (strcmp(cmd, "provision") == 0) {
+        ret = keyward_atecc608_tool_provision(keyref);
     } else {
         usage();
         ret = 2;

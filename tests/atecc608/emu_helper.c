@@ -8,31 +8,44 @@
 #include <time.h>
 #include <unistd.h>
 
-static kw_emu_t *live[4];
+/* The exit cleanup uses copies: a kw_emu_t on main()'s stack is gone by
+ * the time atexit handlers run. */
+typedef struct {
+    int used, pid;
+    char dir[256], socket[300], state[300];
+} rec_t;
+static rec_t recs[4];
+static int handlers;
+
+static void kill_pid(int *pid)
+{
+    if (*pid > 0) {
+        kill(*pid, SIGTERM);
+        waitpid(*pid, NULL, 0);
+        *pid = 0;
+    }
+}
 
 static void kill_emu(kw_emu_t *e)
 {
-    if (e->pid > 0) {
-        kill(e->pid, SIGTERM);
-        waitpid(e->pid, NULL, 0);
-        e->pid = 0;
-    }
+    kill_pid(&e->pid);
+    recs[e->rec].pid = 0;
     keyward_i2c_socket_close(&e->ctl);
 }
 
 static void cleanup(void)
 {
     for (int i = 0; i < 4; i++) {
-        kw_emu_t *e = live[i];
-        if (e != NULL) {
+        rec_t *r = &recs[i];
+        if (r->used) {
             char p[320];
-            kill_emu(e);
-            unlink(e->socket);
-            unlink(e->state);
-            snprintf(p, sizeof(p), "%s.tmp", e->state);
+            kill_pid(&r->pid);
+            unlink(r->socket);
+            unlink(r->state);
+            snprintf(p, sizeof(p), "%s.tmp", r->state);
             unlink(p);
-            rmdir(e->dir);
-            live[i] = NULL;
+            rmdir(r->dir);
+            r->used = 0;
         }
     }
 }
@@ -69,6 +82,7 @@ static void spawn(kw_emu_t *e, const char *const *extra)
         execv(emu, (char *const *)argv);
         _exit(127);
     }
+    recs[e->rec].pid = e->pid;
     for (int i = 0; i < 500; i++) {
         struct timespec ts = {0, 10 * 1000 * 1000};
         if (keyward_i2c_socket_open(&e->ctl, e->socket) == 0) {
@@ -100,20 +114,25 @@ void kw_emu_start(kw_emu_t *e, const char *const *extra)
     snprintf(e->state, sizeof(e->state), "%s/chip.state", e->dir);
     snprintf(e->bus, sizeof(e->bus), "unix:%s", e->socket);
     for (int i = 0; i < 4; i++) {
-        if (live[i] == NULL) {
+        if (!recs[i].used) {
             slot = i;
             break;
         }
     }
     CHECK(slot >= 0);
-    if (slot == 0 || live[0] == NULL) {
+    if (!handlers) {
+        handlers = 1;
         atexit(cleanup);
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
         signal(SIGABRT, on_signal);
         signal(SIGSEGV, on_signal);
     }
-    live[slot] = e;
+    e->rec = slot;
+    recs[slot].used = 1;
+    snprintf(recs[slot].dir, sizeof(recs[slot].dir), "%s", e->dir);
+    snprintf(recs[slot].socket, sizeof(recs[slot].socket), "%s", e->socket);
+    snprintf(recs[slot].state, sizeof(recs[slot].state), "%s", e->state);
     spawn(e, extra);
 }
 

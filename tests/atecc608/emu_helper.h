@@ -15,6 +15,7 @@ typedef struct {
     char state[300];
     char bus[310];     /* "unix:<socket>" */
     int pid;
+    int rec;                  /* the helper's own record, for the exit cleanup */
     keyward_i2c_socket_t ctl; /* control connection */
 } kw_emu_t;
 

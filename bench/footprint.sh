@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Footprint of keyward's core + ATECC608 backend + HAL interface on a
+# Cortex-M4 (arm-none-eabi-gcc -Os -mcpu=cortex-m4 -mthumb), per object and
+# in total: .text (code + read-only data), .data, .bss.  Mbed TLS itself is
+# not counted (its size depends on the application's configuration).
+#
+#   bench/footprint.sh [MBEDTLS_INCLUDE_DIR]
+#
+# The MCU profile: no threads (KEYWARD_NO_THREADS), 2 builtin keys, short
+# KEYREFs (32 bytes), one cached public key; the platform layer is
+# atecc608_single.c (one chip given by the application).  The I2C HAL
+# itself is the application's (three functions + delay): not counted.
+set -eu
+HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+SRC=$(cd -- "$HERE/.." && pwd)
+INC=${1:-}
+if [ -z "$INC" ]; then
+    for d in "$SRC"/build*/mbedtls-src/include; do
+        [ -f "$d/psa/crypto.h" ] && INC=$d && break
+    done
+fi
+[ -n "$INC" ] && [ -f "$INC/psa/crypto.h" ] || { echo "footprint.sh: Mbed TLS include dir not found (build first, or pass it)" >&2; exit 1; }
+if ! command -v arm-none-eabi-gcc >/dev/null 2>&1; then
+    echo "footprint.sh: installing gcc-arm-none-eabi" >&2
+    apt-get install -y gcc-arm-none-eabi >/dev/null
+fi
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+# Mbed TLS config for the MCU: keyward's fragment without pthreads / file I/O.
+cat > "$OUT/mcu_config.h" <<EOC
+#include "$SRC/mbedtls/keyward_mbedtls_config.h"
+#undef MBEDTLS_THREADING_C
+#undef MBEDTLS_THREADING_PTHREAD
+EOC
+CFLAGS=(-Os -mcpu=cortex-m4 -mthumb -ffunction-sections -fdata-sections -std=c11
+        -Wall -Wextra -Werror
+        -DMBEDTLS_USER_CONFIG_FILE="\"$OUT/mcu_config.h\"" -DKEYWARD_NO_THREADS
+        -DKEYWARD_WITH_ATECC608 -DKEYWARD_BUILTIN_MAX=2 -DKEYWARD_KEYREF_MAX=32
+        -DKEYWARD_REF_MAX=32u -DKEYWARD_ATECC608_PUBKEY_CACHE=1
+        -I"$SRC/include" -I"$SRC/src" -I"$INC")
+CORE="src/core/driver.c src/core/keybuf.c src/core/builtin.c src/core/backends.c src/core/api.c"
+ATECC="src/se/atecc608/atecc608_proto.c src/se/atecc608/atecc608_chip.c src/se/atecc608/atecc608_backend.c src/se/atecc608/atecc608_single.c"
+compile() {
+    local f o
+    for f in "$@"; do
+        o="$OUT/$(basename "${f%.c}").o"
+        arm-none-eabi-gcc "${CFLAGS[@]}" -c "$SRC/$f" -o "$o"
+        echo "$o"
+    done
+}
+# shellcheck disable=SC2086
+core_o=$(compile $CORE)
+# shellcheck disable=SC2086
+atecc_o=$(compile $ATECC)
+echo "arm-none-eabi-gcc $(arm-none-eabi-gcc -dumpversion) -Os -mcpu=cortex-m4 -mthumb"
+printf '%-24s %7s %6s %6s\n' object .text .data .bss
+sum() {
+    # shellcheck disable=SC2086
+    arm-none-eabi-size $1 | awk -v label="$2" 'NR > 1 {
+        n = split($6, p, "/"); name = p[n];
+        printf "%-24s %7d %6d %6d\n", name, $1, $2, $3; t += $1; d += $2; b += $3 }
+        END { printf "%-24s %7d %6d %6d\n", label, t, d, b }'
+}
+sum "$core_o" "= core"
+sum "$atecc_o" "= atecc608 + HAL iface"
+# shellcheck disable=SC2086
+arm-none-eabi-size $core_o $atecc_o | awk 'NR > 1 { t += $1; d += $2; b += $3 }
+    END { printf "%-24s %7d %6d %6d\n", "= TOTAL", t, d, b }'
+echo "heap: none (no malloc/calloc/free referenced):"
+# shellcheck disable=SC2086
+if arm-none-eabi-nm -u $core_o $atecc_o | grep -E ' (malloc|calloc|realloc|free)$'; then
+    echo "  FOUND heap use"
+else
+    echo "  confirmed"
+fi

@@ -1,0 +1,899 @@
+/*
+ * The ATECC608 model.  Timing is real time: a command keeps the chip busy
+ * (NAKing its address) for its execution time x time_scale; the watchdog
+ * puts an awake chip to sleep watchdog_s after its wake, whatever it is
+ * doing.  Rules whose public source is missing are marked CHOICE and listed
+ * in docs/atecc608.md.
+ */
+#include "chip.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <psa/crypto.h>
+
+#include "keyward/atecc608.h" /* the CRC and opcodes are the datasheet's, shared */
+
+const char *const chip_op_names[CHIP_NOPS] = {"info",  "read",   "write", "lock", "random",
+                                              "nonce", "genkey", "sign",  "other"};
+
+#define ST_OK 0x00u
+#define ST_PARSE 0x03u
+#define ST_EXEC 0x0Fu
+#define ST_AFTER_WAKE 0x11u
+#define ST_COMM 0xFFu
+
+/* Config zone offsets. */
+#define CFG_I2C_ADDRESS 16
+#define CFG_CHIPMODE 19
+#define CFG_SLOTCONFIG 20
+#define CFG_LOCKVALUE 86
+#define CFG_LOCKCONFIG 87
+#define CFG_SLOTLOCKED 88
+#define CFG_KEYCONFIG 96
+
+static const uint8_t revision[4] = {0x00, 0x00, 0x60, 0x02}; /* ATECC608A */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static size_t slot_size(unsigned slot)
+{
+    return slot < 8 ? 36u : slot == 8 ? 416u : 72u;
+}
+
+static unsigned u16(const uint8_t *p)
+{
+    return (unsigned)p[0] | ((unsigned)p[1] << 8);
+}
+
+static unsigned slot_config(const chip_t *c, unsigned s)
+{
+    return u16(c->config + CFG_SLOTCONFIG + 2 * s);
+}
+
+static unsigned key_config(const chip_t *c, unsigned s)
+{
+    return u16(c->config + CFG_KEYCONFIG + 2 * s);
+}
+
+static int config_locked(const chip_t *c)
+{
+    return c->config[CFG_LOCKCONFIG] != 0x55;
+}
+
+static int data_locked(const chip_t *c)
+{
+    return c->config[CFG_LOCKVALUE] != 0x55;
+}
+
+static int slot_locked(const chip_t *c, unsigned s)
+{
+    return ((u16(c->config + CFG_SLOTLOCKED) >> s) & 1u) == 0; /* 0 = locked */
+}
+
+static int is_private(const chip_t *c, unsigned s)
+{
+    return (key_config(c, s) & 1u) != 0;
+}
+
+static int is_p256_key(const chip_t *c, unsigned s)
+{
+    return is_private(c, s) && ((key_config(c, s) >> 2) & 7u) == 4u;
+}
+
+/* ---- state file ------------------------------------------------------------- */
+
+static void put_hex(FILE *f, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        fprintf(f, "%02x", p[i]);
+    }
+    fputc('\n', f);
+}
+
+static int get_hex(const char *s, uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        if (sscanf(s + 2 * i, "%2x", &v) != 1) {
+            return -1;
+        }
+        p[i] = (uint8_t)v;
+    }
+    return strlen(s) >= 2 * n ? 0 : -1;
+}
+
+static int save_state(const chip_t *c)
+{
+    char tmp[4200];
+    FILE *f;
+
+    snprintf(tmp, sizeof(tmp), "%s.tmp", c->state_path);
+    f = fopen(tmp, "w");
+    if (f == NULL) {
+        return -1;
+    }
+    fprintf(f, "keyward-atecc608-emu state 1\nconfig ");
+    put_hex(f, c->config, 128);
+    fprintf(f, "otp ");
+    put_hex(f, c->otp, 64);
+    for (unsigned s = 0; s < 16; s++) {
+        fprintf(f, "slot %u %u ", s, c->key_valid[s]);
+        put_hex(f, c->data[s], slot_size(s));
+    }
+    if (fclose(f) != 0 || rename(tmp, c->state_path) != 0) {
+        return -1;
+    }
+    return 0;
+}
+
+static int load_state(chip_t *c)
+{
+    static char line[1200];
+    FILE *f = fopen(c->state_path, "r");
+    int ok = 0;
+
+    if (f == NULL) {
+        return errno == ENOENT ? 1 : -1;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        unsigned s, valid;
+        int n = 0;
+        line[strcspn(line, "\n")] = '\0';
+        if (strncmp(line, "config ", 7) == 0) {
+            ok |= get_hex(line + 7, c->config, 128) == 0 ? 1 : 0;
+        } else if (strncmp(line, "otp ", 4) == 0) {
+            ok |= get_hex(line + 4, c->otp, 64) == 0 ? 2 : 0;
+        } else if (sscanf(line, "slot %u %u %n", &s, &valid, &n) == 2 && s < 16 && n > 0) {
+            if (get_hex(line + n, c->data[s], slot_size(s)) != 0) {
+                ok = -100;
+            }
+            c->key_valid[s] = valid != 0;
+        }
+    }
+    fclose(f);
+    return ok == 3 ? 0 : -1;
+}
+
+static void factory_config(chip_t *c)
+{
+    uint8_t *cfg = c->config;
+
+    memset(cfg, 0, 128);
+    cfg[0] = 0x01;
+    cfg[1] = 0x23;
+    psa_generate_random(cfg + 2, 2);
+    memcpy(cfg + 4, revision, 4);
+    psa_generate_random(cfg + 8, 4);
+    cfg[12] = 0xEE;
+    cfg[14] = 0x01;             /* I2C_Enable */
+    cfg[CFG_I2C_ADDRESS] = 0xC0; /* 0x60 << 1 */
+    for (int i = 52; i < 68; i += 8) {
+        memset(cfg + i, 0xFF, 4); /* counters at their initial value */
+    }
+    cfg[72] = 0x69;
+    cfg[73] = 0x76; /* KdfIv default */
+    cfg[CFG_LOCKVALUE] = 0x55;
+    cfg[CFG_LOCKCONFIG] = 0x55;
+    cfg[CFG_SLOTLOCKED] = 0xFF;
+    cfg[CFG_SLOTLOCKED + 1] = 0xFF;
+}
+
+int chip_init(chip_t *c, const char *state_path, double time_scale, double watchdog_s)
+{
+    int r;
+
+    memset(c, 0, sizeof(*c));
+    c->state_path = state_path;
+    c->time_scale = time_scale;
+    c->watchdog_s = watchdog_s;
+    c->power = CHIP_SLEEP;
+    r = load_state(c);
+    if (r == 1) {
+        factory_config(c);
+        r = save_state(c);
+    }
+    return r;
+}
+
+/* ---- faults ----------------------------------------------------------------- */
+
+int chip_add_fault(chip_t *c, const char *spec)
+{
+    chip_fault_t f;
+    char kind[32];
+    const char *p = strchr(spec, ':'), *q;
+    char *end;
+
+    memset(&f, 0, sizeof(f));
+    if (p == NULL || (size_t)(p - spec) >= sizeof(f.target) || c->nfaults == CHIP_MAX_FAULTS) {
+        return -1;
+    }
+    memcpy(f.target, spec, (size_t)(p - spec));
+    q = strchr(p + 1, ':');
+    if (q == NULL) {
+        return -1;
+    }
+    if (p[1] == '*') {
+        f.occ = 0;
+    } else {
+        f.occ = (unsigned)strtoul(p + 1, &end, 10);
+        if (end != q) {
+            return -1;
+        }
+    }
+    snprintf(kind, sizeof(kind), "%s", q + 1);
+    if (strcmp(kind, "crc") == 0) {
+        f.kind = FAULT_CRC;
+    } else if (strcmp(kind, "nak") == 0) {
+        f.kind = FAULT_NAK;
+    } else if (strcmp(kind, "lostwake") == 0) {
+        f.kind = FAULT_LOSTWAKE;
+    } else if (strcmp(kind, "watchdog") == 0) {
+        f.kind = FAULT_WATCHDOG;
+    } else if (strcmp(kind, "slow") == 0) {
+        f.kind = FAULT_SLOW;
+    } else if (strncmp(kind, "status=", 7) == 0) {
+        f.kind = FAULT_STATUS;
+        f.status = (uint8_t)strtoul(kind + 7, &end, 16);
+        if (*end != '\0' || end == kind + 7) {
+            return -1;
+        }
+    } else {
+        return -1;
+    }
+    if ((f.kind == FAULT_LOSTWAKE) != (strcmp(f.target, "wake") == 0)) {
+        return -1; /* lostwake is the wake's only fault, and only its fault */
+    }
+    c->faults[c->nfaults++] = f;
+    return 0;
+}
+
+/* The fault armed for this occurrence of target, or NULL. */
+static chip_fault_t *fault_for(chip_t *c, const char *target)
+{
+    chip_fault_t *hit = NULL;
+
+    for (size_t i = 0; i < c->nfaults; i++) {
+        chip_fault_t *f = &c->faults[i];
+        if (f->spent || strcmp(f->target, target) != 0) {
+            continue;
+        }
+        f->seen++;
+        if (hit == NULL && (f->occ == 0 || f->seen == f->occ)) {
+            hit = f;
+            if (f->occ != 0) {
+                f->spent = 1;
+            }
+        }
+    }
+    if (hit != NULL) {
+        c->st.faults_fired++;
+    }
+    return hit;
+}
+
+/* ---- power, watchdog ---------------------------------------------------------- */
+
+static void clear_volatile(chip_t *c)
+{
+    memset(c->tempkey, 0, sizeof(c->tempkey));
+    memset(c->msgdig, 0, sizeof(c->msgdig));
+    c->tk_valid = 0;
+    c->md_valid = 0;
+    c->out_len = c->out_pos = 0;
+    c->silent = 0;
+}
+
+static void go_sleep(chip_t *c)
+{
+    c->power = CHIP_SLEEP;
+    clear_volatile(c);
+}
+
+/* The watchdog runs while awake (busy or not) and is stopped by idle. */
+static void tick(chip_t *c, double now)
+{
+    if (c->power == CHIP_AWAKE && now >= c->wd_deadline) {
+        c->st.watchdog_expiries++;
+        go_sleep(c);
+    }
+}
+
+static double watchdog_len(const chip_t *c)
+{
+    /* ChipMode bit 2 selects the long (~13 s) watchdog. */
+    return (c->config[CFG_CHIPMODE] & 0x04u) ? c->watchdog_s * 10.0 : c->watchdog_s;
+}
+
+static void reply_status(chip_t *c, uint8_t status)
+{
+    uint16_t crc;
+    c->out[0] = 4;
+    c->out[1] = status;
+    crc = keyward_atecc608_crc16(c->out, 2);
+    c->out[2] = (uint8_t)(crc & 0xff);
+    c->out[3] = (uint8_t)(crc >> 8);
+    c->out_len = 4;
+    c->out_pos = 0;
+    if (status != ST_OK && status != ST_AFTER_WAKE) {
+        c->st.error_status++;
+    }
+}
+
+static void reply_data(chip_t *c, const uint8_t *data, size_t n)
+{
+    uint16_t crc;
+    c->out[0] = (uint8_t)(n + 3);
+    memcpy(c->out + 1, data, n);
+    crc = keyward_atecc608_crc16(c->out, n + 1);
+    c->out[n + 1] = (uint8_t)(crc & 0xff);
+    c->out[n + 2] = (uint8_t)(crc >> 8);
+    c->out_len = n + 3;
+    c->out_pos = 0;
+}
+
+int chip_wake(chip_t *c)
+{
+    double now = now_s();
+    chip_fault_t *f;
+
+    c->st.transactions++;
+    c->st.bytes_to_chip++; /* the 0x00 byte whose address phase is the pulse */
+    tick(c, now);
+    if (c->power == CHIP_AWAKE) {
+        c->st.wakes_ignored++; /* a wake while awake is ignored */
+        return 0;
+    }
+    f = fault_for(c, "wake");
+    if (f != NULL && f->kind == FAULT_LOSTWAKE) {
+        c->st.wakes_lost++;
+        return 0;
+    }
+    c->st.wakes++;
+    if (c->power == CHIP_SLEEP) {
+        clear_volatile(c);
+    }
+    c->power = CHIP_AWAKE;
+    c->wd_deadline = now + watchdog_len(c);
+    /* tWHI: the wake reply is ready 1.5 ms later. */
+    c->busy_until = now + 0.0015 * (c->time_scale < 1.0 ? c->time_scale : 1.0);
+    c->silent = 0;
+    reply_status(c, ST_AFTER_WAKE);
+    return 0;
+}
+
+/* ---- commands ------------------------------------------------------------------ */
+
+static int op_index(uint8_t op)
+{
+    switch (op) {
+    case KEYWARD_ATECC608_OP_INFO: return 0;
+    case KEYWARD_ATECC608_OP_READ: return 1;
+    case KEYWARD_ATECC608_OP_WRITE: return 2;
+    case KEYWARD_ATECC608_OP_LOCK: return 3;
+    case KEYWARD_ATECC608_OP_RANDOM: return 4;
+    case KEYWARD_ATECC608_OP_NONCE: return 5;
+    case KEYWARD_ATECC608_OP_GENKEY: return 6;
+    case KEYWARD_ATECC608_OP_SIGN: return 7;
+    default: return 8;
+    }
+}
+
+/* Nominal execution times in ms (cryptoauthlib's 608 table, clock divider 0). */
+static double exec_ms(uint8_t op)
+{
+    static const double t[CHIP_NOPS] = {5, 5, 45, 35, 23, 20, 115, 115, 1};
+    return t[op_index(op)];
+}
+
+static void get_random(const chip_t *c, uint8_t *out, size_t n)
+{
+    if (!config_locked(c)) {
+        /* Before the config lock the RNG only gives a fixed pattern. */
+        for (size_t i = 0; i < n; i++) {
+            out[i] = (i % 4) < 2 ? 0xFF : 0x00;
+        }
+        return;
+    }
+    psa_generate_random(out, n);
+}
+
+/* Byte range [off, off+len) of a zone from Read/Write's param2, or -1. */
+static int zone_range(const chip_t *c, uint8_t zone, unsigned p2, size_t len, unsigned *slot,
+                      size_t *off)
+{
+    (void)c;
+    if (zone == 0 || zone == 1) {
+        size_t size = zone == 0 ? 128u : 64u;
+        *off = (size_t)(p2 & 0x1Fu) * 4u;
+        if (p2 > 0x1Fu || (len == 32u && (*off % 32u) != 0) || *off + len > size) {
+            return -1;
+        }
+        return 0;
+    }
+    *slot = (p2 >> 3) & 0xFu;
+    *off = (size_t)(p2 >> 8) * 32u + (size_t)(p2 & 7u) * 4u;
+    if ((p2 >> 8) > 12u || *off + len > slot_size(*slot)) {
+        return -1;
+    }
+    return 0;
+}
+
+static uint8_t cmd_read(chip_t *c, uint8_t p1, unsigned p2)
+{
+    uint8_t zone = p1 & 3u, buf[32];
+    size_t len = (p1 & 0x80u) ? 32u : 4u, off;
+    unsigned slot = 0;
+
+    if (zone == 3 || (p1 & 0x7Cu) != 0 || zone_range(c, zone, p2, len, &slot, &off) != 0) {
+        return ST_PARSE;
+    }
+    if (zone == 0) {
+        memcpy(buf, c->config + off, len);
+    } else if (zone == 1) {
+        memcpy(buf, c->otp + off, len);
+    } else {
+        /* Data can be read only once locked, never from a private-key slot,
+         * and secret slots only encrypted (not emulated: refused). */
+        if (!data_locked(c) || is_private(c, slot) || (slot_config(c, slot) & 0x80u)) {
+            return ST_EXEC;
+        }
+        memcpy(buf, c->data[slot] + off, len);
+    }
+    reply_data(c, buf, len);
+    return ST_OK;
+}
+
+static uint8_t cmd_write(chip_t *c, uint8_t p1, unsigned p2, const uint8_t *d, size_t dlen)
+{
+    uint8_t zone = p1 & 3u;
+    size_t len = (p1 & 0x80u) ? 32u : 4u, off;
+    unsigned slot = 0;
+
+    if (zone == 3 || (p1 & 0x3Cu) != 0 || dlen != len ||
+        zone_range(c, zone, p2, len, &slot, &off) != 0) {
+        return ST_PARSE;
+    }
+    if (p1 & 0x40u) {
+        return ST_EXEC; /* encrypted writes: CHOICE, not emulated */
+    }
+    if (zone == 0) {
+        /* Bytes 0-15 are never writable; 84-87 only by UpdateExtra/Lock.
+         * CHOICE: a write touching them is refused as a whole. */
+        if (config_locked(c) || off < 16 || (off < 88 && off + len > 84)) {
+            return ST_EXEC;
+        }
+        memcpy(c->config + off, d, len);
+    } else if (zone == 1) {
+        if (data_locked(c)) {
+            return ST_EXEC; /* OTP locks with the data zone (read-only mode) */
+        }
+        memcpy(c->otp + off, d, len);
+    } else {
+        if (!config_locked(c) || is_private(c, slot)) {
+            return ST_EXEC; /* private keys: GenKey or PrivWrite only */
+        }
+        if (data_locked(c) && (slot_locked(c, slot) || (slot_config(c, slot) >> 12) != 0)) {
+            return ST_EXEC; /* WriteConfig 0 = always; others need encryption */
+        }
+        memcpy(c->data[slot] + off, d, len);
+    }
+    save_state(c);
+    return ST_OK;
+}
+
+static uint16_t data_zone_crc(const chip_t *c)
+{
+    static uint8_t all[16 * 416 + 64];
+    size_t n = 0;
+
+    for (unsigned s = 0; s < 16; s++) {
+        if (!is_private(c, s)) {
+            memcpy(all + n, c->data[s], slot_size(s));
+            n += slot_size(s);
+        }
+    }
+    memcpy(all + n, c->otp, 64);
+    n += 64;
+    return keyward_atecc608_crc16(all, n);
+}
+
+static uint8_t cmd_lock(chip_t *c, uint8_t p1, unsigned p2)
+{
+    int check = (p1 & 0x80u) == 0;
+    unsigned zone = p1 & 3u, slot = (p1 >> 2) & 0xFu;
+
+    if ((p1 & 0x40u) != 0 || zone == 3) {
+        return ST_PARSE;
+    }
+    if (zone == 0) {
+        if (config_locked(c) || (check && keyward_atecc608_crc16(c->config, 128) != p2)) {
+            return ST_EXEC;
+        }
+        c->config[CFG_LOCKCONFIG] = 0x00;
+    } else if (zone == 1) {
+        if (!config_locked(c) || data_locked(c) || (check && data_zone_crc(c) != p2)) {
+            return ST_EXEC;
+        }
+        c->config[CFG_LOCKVALUE] = 0x00;
+    } else {
+        unsigned locked = u16(c->config + CFG_SLOTLOCKED);
+        /* CHOICE: a private slot's contents are unknown to the host, so its
+         * CRC is not checked. */
+        if (!data_locked(c) || (key_config(c, slot) & 0x20u) == 0 || slot_locked(c, slot) ||
+            (check && !is_private(c, slot) &&
+             keyward_atecc608_crc16(c->data[slot], slot_size(slot)) != p2)) {
+            return ST_EXEC;
+        }
+        locked &= ~(1u << slot);
+        c->config[CFG_SLOTLOCKED] = (uint8_t)(locked & 0xff);
+        c->config[CFG_SLOTLOCKED + 1] = (uint8_t)(locked >> 8);
+    }
+    save_state(c);
+    return ST_OK;
+}
+
+static uint8_t cmd_random(chip_t *c, uint8_t p1, size_t dlen)
+{
+    uint8_t r[32];
+    if (p1 > 1 || (dlen != 0 && dlen != 20)) {
+        return ST_PARSE;
+    }
+    get_random(c, r, sizeof(r));
+    reply_data(c, r, sizeof(r));
+    return ST_OK;
+}
+
+static uint8_t cmd_nonce(chip_t *c, uint8_t p1, const uint8_t *d, size_t dlen)
+{
+    unsigned mode = p1 & 3u, target = p1 & 0xC0u;
+    size_t want = (p1 & 0x20u) ? 64u : 32u;
+
+    if (mode == 3) {
+        if (dlen != want || target == 0xC0u || (p1 & 0x1Cu) != 0) {
+            return ST_PARSE;
+        }
+        if (target == 0x00u) {
+            memset(c->tempkey, 0, sizeof(c->tempkey));
+            memcpy(c->tempkey, d, dlen);
+            c->tk_valid = 1;
+        } else if (target == 0x40u) {
+            memset(c->msgdig, 0, sizeof(c->msgdig));
+            memcpy(c->msgdig, d, dlen);
+            c->md_valid = 1;
+        } /* AltKeyBuf (0x80): accepted, not used by anything emulated */
+        reply_status(c, ST_OK);
+        return ST_OK;
+    }
+    if (mode == 2 || dlen != 20 || (p1 & 0xFCu) != 0) {
+        return ST_PARSE;
+    }
+    {
+        /* TempKey = SHA-256(RandOut || NumIn || 0x16 || mode || 0x00) */
+        uint8_t rnd[32], msg[32 + 20 + 3];
+        size_t hl = 0;
+        get_random(c, rnd, sizeof(rnd));
+        memcpy(msg, rnd, 32);
+        memcpy(msg + 32, d, 20);
+        msg[52] = 0x16;
+        msg[53] = (uint8_t)mode;
+        msg[54] = 0x00;
+        memset(c->tempkey, 0, sizeof(c->tempkey));
+        if (psa_hash_compute(PSA_ALG_SHA_256, msg, sizeof(msg), c->tempkey, 32, &hl) != 0) {
+            return 0x05;
+        }
+        c->tk_valid = 1;
+        reply_data(c, rnd, 32);
+    }
+    return ST_OK;
+}
+
+static uint8_t cmd_info(chip_t *c, uint8_t p1, unsigned p2)
+{
+    uint8_t r[4] = {0, 0, 0, 0};
+    if (p1 == 0x00) {
+        reply_data(c, revision, 4);
+        return ST_OK;
+    }
+    if (p1 == 0x01 && p2 < 16) { /* KeyValid */
+        r[0] = c->key_valid[p2];
+        reply_data(c, r, 4);
+        return ST_OK;
+    }
+    return ST_PARSE;
+}
+
+static int import_slot_key(const chip_t *c, unsigned slot, psa_key_usage_t usage,
+                           psa_key_id_t *id)
+{
+    psa_key_attributes_t a = PSA_KEY_ATTRIBUTES_INIT;
+    psa_set_key_type(&a, PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_SECP_R1));
+    psa_set_key_bits(&a, 256);
+    psa_set_key_usage_flags(&a, usage);
+    psa_set_key_algorithm(&a, PSA_ALG_ECDSA(PSA_ALG_SHA_256));
+    return psa_import_key(&a, c->data[slot] + 4, 32, id) == PSA_SUCCESS ? 0 : -1;
+}
+
+static uint8_t cmd_genkey(chip_t *c, uint8_t p1, unsigned p2)
+{
+    psa_key_attributes_t a = PSA_KEY_ATTRIBUTES_INIT;
+    psa_key_id_t id = 0;
+    uint8_t pub[65];
+    size_t n = 0;
+    unsigned slot = p2;
+
+    if ((p1 != 0x00 && p1 != 0x04) || slot > 15) {
+        return ST_PARSE;
+    }
+    if (!config_locked(c) || !is_p256_key(c, slot)) {
+        return ST_EXEC;
+    }
+    if (p1 == 0x04) {
+        /* After the data lock, only slots whose WriteConfig allows GenKey
+         * (SlotConfig bit 13) and which are not locked. */
+        if (data_locked(c) && (!((slot_config(c, slot) >> 13) & 1u) || slot_locked(c, slot))) {
+            return ST_EXEC;
+        }
+        psa_set_key_type(&a, PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_SECP_R1));
+        psa_set_key_bits(&a, 256);
+        psa_set_key_usage_flags(&a, PSA_KEY_USAGE_EXPORT);
+        if (psa_generate_key(&a, &id) != PSA_SUCCESS ||
+            psa_export_key(id, c->data[slot] + 4, 32, &n) != PSA_SUCCESS || n != 32) {
+            psa_destroy_key(id);
+            return 0x05;
+        }
+        memset(c->data[slot], 0, 4);
+        c->key_valid[slot] = 1;
+        save_state(c);
+    } else {
+        /* PubInfo (KeyConfig bit 1) must allow the public key to be computed. */
+        if (!c->key_valid[slot] || (key_config(c, slot) & 0x02u) == 0) {
+            return ST_EXEC;
+        }
+        if (import_slot_key(c, slot, 0, &id) != 0) {
+            return 0x05;
+        }
+    }
+    if (psa_export_public_key(id, pub, sizeof(pub), &n) != PSA_SUCCESS || n != 65) {
+        psa_destroy_key(id);
+        return 0x05;
+    }
+    psa_destroy_key(id);
+    reply_data(c, pub + 1, 64);
+    return ST_OK;
+}
+
+static uint8_t cmd_sign(chip_t *c, uint8_t p1, unsigned p2)
+{
+    psa_key_id_t id = 0;
+    uint8_t sig[64];
+    size_t n = 0;
+    unsigned slot = p2;
+    int from_md = (p1 & 0x20u) != 0;
+    psa_status_t s;
+
+    /* External-message modes only: 0x80 (TempKey), 0xA0 (MsgDigBuf), with
+     * or without the SN bit.  Internal-message signing is not emulated. */
+    if ((p1 & 0x80u) == 0 || (p1 & 0x1Fu) != 0 || slot > 15) {
+        return ST_PARSE;
+    }
+    /* CHOICE: the config zone must be locked; the data zone need not be. */
+    if (!config_locked(c) || !is_p256_key(c, slot) || !c->key_valid[slot] ||
+        (slot_config(c, slot) & 0x01u) == 0) {
+        return ST_EXEC;
+    }
+    if (from_md ? !c->md_valid : !c->tk_valid) {
+        return ST_EXEC; /* nothing loaded since wake, or already signed */
+    }
+    if (import_slot_key(c, slot, PSA_KEY_USAGE_SIGN_HASH, &id) != 0) {
+        return 0x05;
+    }
+    s = psa_sign_hash(id, PSA_ALG_ECDSA(PSA_ALG_SHA_256), from_md ? c->msgdig : c->tempkey, 32,
+                      sig, sizeof(sig), &n);
+    psa_destroy_key(id);
+    /* The message buffer is consumed by the signature either way. */
+    if (from_md) {
+        c->md_valid = 0;
+    } else {
+        c->tk_valid = 0;
+    }
+    if (s != PSA_SUCCESS || n != 64) {
+        return 0x05;
+    }
+    reply_data(c, sig, 64);
+    return ST_OK;
+}
+
+static void command(chip_t *c, const uint8_t *pkt, size_t len, double now, chip_fault_t *f)
+{
+    uint8_t op, p1, st;
+    unsigned p2;
+    size_t count;
+    double t;
+
+    count = len > 0 ? pkt[0] : 0;
+    if (len < 7 || count != len ||
+        keyward_atecc608_crc16(pkt, len - 2) != u16(pkt + len - 2)) {
+        /* A garbled packet: reported before anything else, nothing run. */
+        c->st.crc_errors++;
+        reply_status(c, ST_COMM);
+        c->busy_until = now;
+        return;
+    }
+    op = pkt[1];
+    p1 = pkt[2];
+    p2 = u16(pkt + 3);
+    c->st.commands++;
+    c->st.per_op[op_index(op)]++;
+    t = exec_ms(op) / 1000.0 * c->time_scale;
+    if (f != NULL && f->kind == FAULT_STATUS) {
+        reply_status(c, f->status);
+        c->busy_until = now + t;
+        return;
+    }
+    if (f != NULL && f->kind == FAULT_NAK) {
+        c->silent = 1; /* the chip never answers this command */
+        c->out_len = c->out_pos = 0;
+        return;
+    }
+    c->out_len = c->out_pos = 0;
+    switch (op) {
+    case KEYWARD_ATECC608_OP_READ: st = cmd_read(c, p1, p2); break;
+    case KEYWARD_ATECC608_OP_WRITE: st = cmd_write(c, p1, p2, pkt + 5, len - 7); break;
+    case KEYWARD_ATECC608_OP_LOCK: st = cmd_lock(c, p1, p2); break;
+    case KEYWARD_ATECC608_OP_RANDOM: st = cmd_random(c, p1, len - 7); break;
+    case KEYWARD_ATECC608_OP_NONCE: st = cmd_nonce(c, p1, pkt + 5, len - 7); break;
+    case KEYWARD_ATECC608_OP_INFO: st = cmd_info(c, p1, p2); break;
+    case KEYWARD_ATECC608_OP_GENKEY: st = cmd_genkey(c, p1, p2); break;
+    case KEYWARD_ATECC608_OP_SIGN: st = cmd_sign(c, p1, p2); break;
+    default: st = ST_PARSE; break; /* Verify, ECDH, SHA...: not emulated */
+    }
+    if (st != ST_OK || c->out_len == 0) {
+        reply_status(c, st); /* status-only answer (Write, Lock, errors) */
+    }
+    if (f != NULL && f->kind == FAULT_CRC) {
+        c->out[c->out_len - 1] ^= 0x5A; /* the answer is damaged on the wire */
+    }
+    if (f != NULL && f->kind == FAULT_SLOW) {
+        t = 3.0 * t + 0.020; /* well past the nominal time */
+    }
+    c->busy_until = now + t;
+}
+
+int chip_write(chip_t *c, uint8_t addr, const uint8_t *buf, size_t len)
+{
+    double now = now_s();
+
+    c->st.transactions++;
+    c->st.bytes_to_chip += 1 + len;
+    tick(c, now);
+    if (addr != (c->config[CFG_I2C_ADDRESS] >> 1) || c->power != CHIP_AWAKE || now < c->busy_until ||
+        len == 0) {
+        c->st.naks++;
+        return 1;
+    }
+    switch (buf[0]) {
+    case 0x00: /* reset the I/O address counter */
+        c->out_pos = 0;
+        return 0;
+    case 0x01:
+        c->st.sleeps++;
+        go_sleep(c);
+        return 0;
+    case 0x02:
+        c->st.idles++;
+        c->power = CHIP_IDLE; /* keeps TempKey and MsgDigBuf; watchdog stopped */
+        c->out_len = c->out_pos = 0;
+        return 0;
+    case 0x03: {
+        /* One fault lookup per command occurrence; the watchdog fault fires
+         * before the command reaches the chip. */
+        chip_fault_t *f = fault_for(c, chip_op_names[op_index(len >= 3 ? buf[2] : 0xFF)]);
+        if (f != NULL && f->kind == FAULT_WATCHDOG) {
+            c->st.watchdog_expiries++;
+            go_sleep(c);
+            c->st.naks++;
+            return 1;
+        }
+        c->silent = 0;
+        command(c, buf + 1, len - 1, now, f);
+        return 0;
+    }
+    default:
+        return 0; /* other word addresses: acknowledged, ignored */
+    }
+}
+
+int chip_read(chip_t *c, uint8_t addr, uint8_t *buf, size_t len)
+{
+    double now = now_s();
+
+    c->st.transactions++;
+    c->st.bytes_to_chip++; /* the address byte */
+    tick(c, now);
+    if (addr != (c->config[CFG_I2C_ADDRESS] >> 1) || c->power != CHIP_AWAKE) {
+        c->st.naks++;
+        return 1;
+    }
+    if (now < c->busy_until || c->silent) {
+        c->st.naks++;
+        c->st.polls++;
+        return 1;
+    }
+    for (size_t i = 0; i < len; i++) {
+        buf[i] = c->out_pos < c->out_len ? c->out[c->out_pos++] : 0xFF;
+    }
+    c->st.bytes_from_chip += len;
+    return 0;
+}
+
+/* ---- control ---------------------------------------------------------------------- */
+
+int chip_control(chip_t *c, const char *cmd, char *out, size_t size)
+{
+    size_t n = 0;
+
+#define OUT(...)                                                                  \
+    do {                                                                          \
+        if (n < size) {                                                           \
+            int w_ = snprintf(out + n, size - n, __VA_ARGS__);                    \
+            n += w_ > 0 ? (size_t)w_ : 0;                                         \
+        }                                                                         \
+    } while (0)
+    out[0] = '\0';
+    if (strcmp(cmd, "ping") == 0) {
+        OUT("pong\n");
+    } else if (strcmp(cmd, "stats") == 0) {
+        const chip_stats_t *s = &c->st;
+        OUT("transactions=%llu\nbytes_to_chip=%llu\nbytes_from_chip=%llu\nbytes=%llu\n",
+            (unsigned long long)s->transactions, (unsigned long long)s->bytes_to_chip,
+            (unsigned long long)s->bytes_from_chip,
+            (unsigned long long)(s->bytes_to_chip + s->bytes_from_chip));
+        OUT("naks=%llu\npolls=%llu\nwakes=%llu\nwakes_lost=%llu\nwakes_ignored=%llu\n",
+            (unsigned long long)s->naks, (unsigned long long)s->polls,
+            (unsigned long long)s->wakes, (unsigned long long)s->wakes_lost,
+            (unsigned long long)s->wakes_ignored);
+        OUT("idles=%llu\nsleeps=%llu\nwatchdog_expiries=%llu\ncommands=%llu\n",
+            (unsigned long long)s->idles, (unsigned long long)s->sleeps,
+            (unsigned long long)s->watchdog_expiries, (unsigned long long)s->commands);
+        OUT("crc_errors=%llu\nerror_status=%llu\nfaults_fired=%llu\n",
+            (unsigned long long)s->crc_errors, (unsigned long long)s->error_status,
+            (unsigned long long)s->faults_fired);
+        for (int i = 0; i < CHIP_NOPS; i++) {
+            OUT("cmd_%s=%llu\n", chip_op_names[i], (unsigned long long)s->per_op[i]);
+        }
+    } else if (strcmp(cmd, "stats reset") == 0) {
+        memset(&c->st, 0, sizeof(c->st));
+        OUT("ok\n");
+    } else if (strcmp(cmd, "fault clear") == 0) {
+        memset(c->faults, 0, sizeof(c->faults));
+        c->nfaults = 0;
+        OUT("ok\n");
+    } else if (strncmp(cmd, "fault ", 6) == 0) {
+        if (chip_add_fault(c, cmd + 6) != 0) {
+            OUT("error: bad fault '%s' (TARGET:OCC|*:crc|nak|lostwake|watchdog|slow|status=XX)\n",
+                cmd + 6);
+            return -1;
+        }
+        OUT("ok\n");
+    } else if (strcmp(cmd, "state") == 0) {
+        static const char *const p[] = {"sleep", "idle", "awake"};
+        tick(c, now_s());
+        OUT("power=%s\nconfig_locked=%d\ndata_locked=%d\ntempkey_valid=%d\n", p[c->power],
+            config_locked(c), data_locked(c), c->tk_valid);
+    } else {
+        OUT("error: unknown control command '%s'\n", cmd);
+        return -1;
+    }
+#undef OUT
+    return 0;
+}

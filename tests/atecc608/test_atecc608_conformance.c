@@ -1,0 +1,239 @@
+/*
+ * Emulator conformance: each rule of docs/atecc608.md "What the emulator
+ * enforces", driven through the real host command layer and the socket HAL
+ * (the same path as production), so a wrong rule or a wrong driver shows.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "emu_helper.h"
+#include "hal/i2c_socket.h"
+#include "keyward/atecc608.h"
+
+static kw_emu_t emu;
+static keyward_i2c_socket_t bus;
+static keyward_atecc608_t dev;
+
+static void msleep(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void connect_bus(void)
+{
+    keyward_i2c_socket_close(&bus);
+    CHECK(keyward_i2c_socket_open(&bus, emu.socket) == 0);
+    keyward_atecc608_init(&dev, &keyward_i2c_socket_class, &bus, 0x60);
+}
+
+static const char *state(void)
+{
+    return kw_emu_ctl(&emu, "state");
+}
+
+static int verify(const uint8_t pub[64], const uint8_t digest[32], const uint8_t sig[64])
+{
+    psa_key_attributes_t a = PSA_KEY_ATTRIBUTES_INIT;
+    psa_key_id_t id;
+    uint8_t point[65];
+    psa_status_t s;
+
+    point[0] = 0x04;
+    memcpy(point + 1, pub, 64);
+    psa_set_key_type(&a, PSA_KEY_TYPE_ECC_PUBLIC_KEY(PSA_ECC_FAMILY_SECP_R1));
+    psa_set_key_usage_flags(&a, PSA_KEY_USAGE_VERIFY_HASH);
+    psa_set_key_algorithm(&a, PSA_ALG_ECDSA(PSA_ALG_SHA_256));
+    CHECK(psa_import_key(&a, point, 65, &id) == PSA_SUCCESS);
+    s = psa_verify_hash(id, PSA_ALG_ECDSA(PSA_ALG_SHA_256), digest, 32, sig, 64);
+    psa_destroy_key(id);
+    return s == PSA_SUCCESS;
+}
+
+static void put16(uint8_t *p, unsigned v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+int main(void)
+{
+    static const char *const args[] = {"--time-scale", "0.02", NULL};
+    static const char *const short_wd[] = {"--time-scale", "0.02", "--watchdog-ms", "200", NULL};
+    uint8_t buf[160], cfg[128], pub0[64], pub0b[64], sig[64], digest[32], word[4];
+    int r;
+
+    CHECK(psa_crypto_init() == PSA_SUCCESS);
+    kw_emu_start(&emu, args);
+    bus.fd = -1;
+    connect_bus();
+
+    /* Asleep: the chip NAKs everything; a command fails without a wake. */
+    CHECK(strstr(state(), "power=sleep") != NULL);
+    CHECK_EQ(keyward_atecc608_info(&dev, buf), KEYWARD_ATECC608_E_NAK);
+    /* Wrong I2C address: NAK even when awake. */
+    CHECK_EQ(keyward_atecc608_wake(&dev), 0);
+    CHECK(keyward_i2c_socket_class.read(&bus, 0x61, buf, 1) == KEYWARD_I2C_NAK);
+    /* A wake while awake is ignored (counted), the chip stays awake. */
+    CHECK(keyward_i2c_socket_class.wake(&bus) == KEYWARD_I2C_OK);
+    CHECK_EQ(kw_emu_stat(&emu, "wakes_ignored"), 1);
+    CHECK(strstr(state(), "power=awake") != NULL);
+
+    /* Info: the 608A revision. */
+    CHECK_EQ(keyward_atecc608_info(&dev, buf), 0);
+    CHECK(memcmp(buf, "\x00\x00\x60\x02", 4) == 0);
+    /* A packet with a bad CRC is answered FF and not executed. */
+    {
+        size_t n = keyward_atecc608_packet(buf, sizeof(buf), 0x30, 0, 0, NULL, 0);
+        uint8_t rep[4];
+        buf[n - 1] ^= 0xFF;
+        CHECK(keyward_i2c_socket_class.write(&bus, 0x60, buf, n) == KEYWARD_I2C_OK);
+        msleep(2);
+        CHECK(keyward_i2c_socket_class.read(&bus, 0x60, rep, 4) == KEYWARD_I2C_OK);
+        CHECK(rep[0] == 4 && rep[1] == 0xFF);
+        CHECK_EQ(kw_emu_stat(&emu, "crc_errors"), 1);
+    }
+    /* An unknown opcode is a parse error. */
+    CHECK_EQ(keyward_atecc608_command(&dev, 0x7E, 0, 0, NULL, 0, buf, 4), 0x03);
+    /* Reset word address: the same reply can be read again. */
+
+    /* Unlocked config: Random is the fixed pattern, GenKey refused. */
+    CHECK_EQ(keyward_atecc608_random(&dev, buf), 0);
+    CHECK(memcmp(buf, "\xFF\xFF\x00\x00\xFF\xFF\x00\x00", 8) == 0);
+    CHECK_EQ(keyward_atecc608_genkey(&dev, 0x04, 0, pub0), 0x0F);
+    /* Data zone unlocked: no data read at all. */
+    CHECK_EQ(keyward_atecc608_read(&dev, 2, 9 << 3, word, 4), 0x0F);
+    /* Config bytes 0-15 and 84-87 are not writable by Write. */
+    memset(word, 0, 4);
+    CHECK_EQ(keyward_atecc608_write(&dev, 0, 0, word, 4), 0x0F);
+    CHECK_EQ(keyward_atecc608_write(&dev, 0, 3, word, 4), 0x0F);
+    CHECK_EQ(keyward_atecc608_write(&dev, 0, 21, word, 4), 0x0F);
+    CHECK_EQ(keyward_atecc608_write(&dev, 0, 2u << 3, cfg, 32), 0x0F); /* block 2 holds 84-87 */
+    /* Bad addresses are parse errors. */
+    CHECK_EQ(keyward_atecc608_read(&dev, 0, 32, word, 4), 0x03);
+
+    /* Configure: slot 0 key + GenKey allowed + lockable; slot 1 key without
+     * GenKey; slot 2 key with ExtSign off; slot 9 clear data. */
+    for (int b = 0; b < 4; b++) {
+        CHECK_EQ(keyward_atecc608_read(&dev, 0, (uint16_t)(b << 3), cfg + 32 * b, 32), 0);
+    }
+    CHECK(cfg[87] == 0x55 && cfg[86] == 0x55 && cfg[0] == 0x01 && cfg[1] == 0x23);
+    put16(cfg + 20, 0x2083);
+    put16(cfg + 22, 0x0083);
+    put16(cfg + 24, 0x2082);
+    put16(cfg + 26, 0x0000);
+    for (int s = 0; s < 16; s++) {
+        put16(cfg + 96 + 2 * s, s <= 2 ? 0x0033 : 0x001C);
+    }
+    CHECK_EQ(keyward_atecc608_write(&dev, 0, 5, cfg + 20, 4), 0);
+    CHECK_EQ(keyward_atecc608_write(&dev, 0, 6, cfg + 24, 4), 0);
+    CHECK_EQ(keyward_atecc608_write(&dev, 0, 3u << 3, cfg + 96, 32), 0);
+    CHECK_EQ(keyward_atecc608_read(&dev, 0, 5, word, 4), 0);
+    CHECK(memcmp(word, cfg + 20, 4) == 0);
+    /* Lock config: wrong CRC refused, right CRC accepted, second lock refused. */
+    CHECK_EQ(keyward_atecc608_lock(&dev, 0x00, (uint16_t)(keyward_atecc608_crc16(cfg, 128) ^ 1)),
+             0x0F);
+    CHECK_EQ(keyward_atecc608_lock(&dev, 0x00, keyward_atecc608_crc16(cfg, 128)), 0);
+    CHECK_EQ(keyward_atecc608_lock(&dev, 0x00, keyward_atecc608_crc16(cfg, 128)), 0x0F);
+    CHECK_EQ(keyward_atecc608_write(&dev, 0, 5, cfg + 20, 4), 0x0F);
+    CHECK(strstr(state(), "config_locked=1") != NULL);
+
+    /* GenKey: only in private P-256 slots; public key only once made. */
+    CHECK_EQ(keyward_atecc608_genkey(&dev, 0x00, 0, pub0), 0x0F);
+    CHECK_EQ(keyward_atecc608_genkey(&dev, 0x04, 9, pub0), 0x0F);
+    CHECK_EQ(keyward_atecc608_genkey(&dev, 0x04, 0, pub0), 0);
+    CHECK_EQ(keyward_atecc608_genkey(&dev, 0x00, 0, pub0b), 0);
+    CHECK(memcmp(pub0, pub0b, 64) == 0);
+    CHECK_EQ(keyward_atecc608_genkey(&dev, 0x04, 1, buf), 0); /* data unlocked: allowed */
+    CHECK_EQ(keyward_atecc608_genkey(&dev, 0x04, 2, buf), 0);
+    /* RNG is real once the config is locked. */
+    CHECK_EQ(keyward_atecc608_random(&dev, buf), 0);
+    CHECK(memcmp(buf, "\xFF\xFF\x00\x00\xFF\xFF\x00\x00", 8) != 0);
+
+    /* Sign needs a valid TempKey: none yet. */
+    CHECK_EQ(keyward_atecc608_sign_external(&dev, 0, sig), 0x0F);
+    memset(digest, 0x3C, 32);
+    CHECK_EQ(keyward_atecc608_nonce_load(&dev, 0x00, digest), 0);
+    CHECK_EQ(keyward_atecc608_sign_external(&dev, 0, sig), 0);
+    CHECK(verify(pub0, digest, sig));
+    /* TempKey is consumed by Sign. */
+    CHECK_EQ(keyward_atecc608_sign_external(&dev, 0, sig), 0x0F);
+    /* ExtSign off: refused. */
+    CHECK_EQ(keyward_atecc608_nonce_load(&dev, 0x00, digest), 0);
+    CHECK_EQ(keyward_atecc608_sign_external(&dev, 2, sig), 0x0F);
+    /* TempKey survives idle... */
+    CHECK_EQ(keyward_atecc608_nonce_load(&dev, 0x00, digest), 0);
+    CHECK_EQ(keyward_atecc608_idle(&dev), 0);
+    CHECK(strstr(state(), "tempkey_valid=1") != NULL);
+    CHECK_EQ(keyward_atecc608_wake(&dev), 0);
+    CHECK_EQ(keyward_atecc608_sign_external(&dev, 0, sig), 0);
+    CHECK(verify(pub0, digest, sig));
+    /* ...but not sleep. */
+    CHECK_EQ(keyward_atecc608_nonce_load(&dev, 0x00, digest), 0);
+    CHECK_EQ(keyward_atecc608_sleep(&dev), 0);
+    CHECK_EQ(keyward_atecc608_wake(&dev), 0);
+    CHECK_EQ(keyward_atecc608_sign_external(&dev, 0, sig), 0x0F);
+    /* The 608's message-digest buffer path (Nonce 0x43, Sign 0xA0). */
+    CHECK_EQ(keyward_atecc608_nonce_load(&dev, 0x40, digest), 0);
+    CHECK_EQ(keyward_atecc608_command(&dev, 0x41, 0xA0, 0, NULL, 0, sig, 64), 0);
+    CHECK(verify(pub0, digest, sig));
+
+    /* Private keys are never readable. */
+    CHECK_EQ(keyward_atecc608_read(&dev, 2, 0, word, 4), 0x0F);
+    /* Lock data; then GenKey needs WriteConfig=GenKey (slot 0 yes, slot 1 no). */
+    CHECK_EQ(keyward_atecc608_lock(&dev, 0x01, 0x1234), 0x0F); /* wrong CRC */
+    CHECK_EQ(keyward_atecc608_lock(&dev, 0x81, 0), 0);
+    CHECK_EQ(keyward_atecc608_lock(&dev, 0x81, 0), 0x0F);
+    CHECK_EQ(keyward_atecc608_read(&dev, 2, 0, word, 4), 0x0F);
+    CHECK_EQ(keyward_atecc608_read(&dev, 2, 0, buf, 32), 0x0F);
+    CHECK_EQ(keyward_atecc608_genkey(&dev, 0x04, 1, buf), 0x0F);
+    CHECK_EQ(keyward_atecc608_genkey(&dev, 0x04, 0, pub0), 0);
+    /* Clear data slot 9: writable (WriteConfig 0) and readable after the lock. */
+    memset(word, 0xAB, 4);
+    CHECK_EQ(keyward_atecc608_write(&dev, 2, 9 << 3, word, 4), 0);
+    memset(word, 0, 4);
+    CHECK_EQ(keyward_atecc608_read(&dev, 2, 9 << 3, word, 4), 0);
+    CHECK(memcmp(word, "\xAB\xAB\xAB\xAB", 4) == 0);
+    /* OTP is read-only once the data zone is locked. */
+    CHECK_EQ(keyward_atecc608_write(&dev, 1, 0, word, 4), 0x0F);
+    /* Slot lock: slot 9 is not Lockable; slot 0 is, then GenKey is refused
+     * but signing goes on. */
+    CHECK_EQ(keyward_atecc608_lock(&dev, (uint8_t)(0x82 | (9 << 2)), 0), 0x0F);
+    CHECK_EQ(keyward_atecc608_lock(&dev, 0x82, 0), 0);
+    CHECK_EQ(keyward_atecc608_lock(&dev, 0x82, 0), 0x0F);
+    CHECK_EQ(keyward_atecc608_genkey(&dev, 0x04, 0, buf), 0x0F);
+    CHECK_EQ(keyward_atecc608_nonce_load(&dev, 0x00, digest), 0);
+    CHECK_EQ(keyward_atecc608_sign_external(&dev, 0, sig), 0);
+    CHECK(verify(pub0, digest, sig));
+    CHECK_EQ(keyward_atecc608_idle(&dev), 0);
+
+    /* State survives a restart of the emulator: same key, still locked. */
+    kw_emu_restart(&emu, short_wd);
+    connect_bus();
+    CHECK_EQ(keyward_atecc608_wake(&dev), 0);
+    CHECK_EQ(keyward_atecc608_genkey(&dev, 0x00, 0, pub0b), 0);
+    CHECK(memcmp(pub0, pub0b, 64) == 0);
+    CHECK(strstr(state(), "config_locked=1") != NULL && strstr(state(), "data_locked=1") != NULL);
+    /* The watchdog (200 ms here) puts an awake chip to sleep, TempKey lost. */
+    CHECK_EQ(keyward_atecc608_nonce_load(&dev, 0x00, digest), 0);
+    msleep(300);
+    r = keyward_atecc608_sign_external(&dev, 0, sig);
+    CHECK_EQ(r, KEYWARD_ATECC608_E_NAK);
+    CHECK(strstr(state(), "power=sleep") != NULL);
+    CHECK(kw_emu_stat(&emu, "watchdog_expiries") >= 1);
+    /* Idle stops the watchdog. */
+    CHECK_EQ(keyward_atecc608_wake(&dev), 0);
+    CHECK_EQ(keyward_atecc608_nonce_load(&dev, 0x00, digest), 0);
+    CHECK_EQ(keyward_atecc608_idle(&dev), 0);
+    msleep(300);
+    CHECK(strstr(state(), "power=idle") != NULL);
+    CHECK_EQ(keyward_atecc608_wake(&dev), 0);
+    CHECK_EQ(keyward_atecc608_sign_external(&dev, 0, sig), 0);
+    CHECK(verify(pub0, digest, sig));
+    CHECK_EQ(keyward_atecc608_idle(&dev), 0);
+
+    keyward_i2c_socket_close(&bus);
+    mbedtls_psa_crypto_free();
+    printf("atecc608 emulator conformance: ok\n");
+    return 0;
+}

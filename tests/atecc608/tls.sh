@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# TLS 1.2 and 1.3 mutual authentication with the ATECC608 slot-0 key (on the
+# emulator) against openssl s_server, gnutls-serv, nginx and ssl_server2.
+# The certificate is issued from a CSR signed inside the chip.
+set -u
+HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+. "$KW_SOURCE_DIR/tests/tls/lib.sh"
+. "$HERE/emu.sh"
+
+KINDS=${KW_TLS_KINDS:-"openssl gnutls nginx mbedtls"}
+SUBJ="CN=keyward atecc608 client,O=keyward"
+PASS=0
+FAIL=0
+
+kw_tmpdir T || exit 1
+emu_start "$T" --time-scale 1 || exit 1
+emu_provision "$SUBJ" "$T" || { echo "FAIL provisioning"; exit 1; }
+kw_make_ca "$T" || exit 1
+kw_issue_cert_csr "$T" "$T/csr.pem" "$T/client.pem" || exit 1
+KEY="atecc608:slot=0;bus=$EMU_BUS"
+
+for kind in $KINDS; do
+    for ver in 1.2 1.3; do
+        port=$(kw_free_port) || exit 1
+        kw_start_server "$kind" "$T" "$port" "$ver" || { FAIL=$((FAIL + 1)); continue; }
+        [ "$kind" = mbedtls ] && kw_server_mark mbedtls "$T"
+        before=$(emu_stat cmd_sign)
+        if "$KW_CLIENT" -v --tls-min "$ver" --tls-max "$ver" --cacert "$T/ca.pem" \
+                --cert "$T/client.pem" --key "$KEY" "https://127.0.0.1:$port/" \
+                >"$T/body" 2>"$T/err" &&
+            kw_server_saw_subject "$kind" "$T" "$SUBJ" "$T/body" &&
+            grep -q "protocol: TLSv$ver" "$T/err" &&
+            [ "$(emu_stat cmd_sign)" = $((before + 1)) ]; then
+            echo "ok   $kind TLS $ver: $(grep 'signature algorithm' "$T/err" | sed 's/.*: //')"
+            PASS=$((PASS + 1))
+        else
+            echo "FAIL $kind TLS $ver"
+            sed 's/^/#    /' "$T/err"
+            FAIL=$((FAIL + 1))
+        fi
+        kw_stop_server "$kind" "$T"
+    done
+done
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" -eq 0 ] && [ "$PASS" -gt 0 ]
