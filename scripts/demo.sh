@@ -49,7 +49,8 @@ if [ -x "$emu" ]; then
     export KEYWARD_ATECC608_BUS="unix:$T/atecc.sock"
     "$tool" info "atecc608:slot=0"
     "$tool" provision "atecc608:slot=0"
-    "$tool" keygen "atecc608:slot=0" --type ec-p256
+    "$tool" keygen "atecc608:slot=0" --type ec-p256 > "$T/atecc.pub"
+    echo "slot 0: P-256 key generated inside the chip; public key:"; sed -n 2,3p "$T/atecc.pub"
     "$tool" csr "atecc608:slot=0" --subject "CN=keyward demo atecc608,O=keyward" > "$T/atecc.csr"
     kw_issue_cert_csr "$T/ca" "$T/atecc.csr" "$T/atecc.crt"
     for v in 1.2 1.3; do run_client "ATECC608 (emulated)" "P-256 slot0" "atecc608:slot=0" "$T/atecc.crt" $v; done
@@ -58,7 +59,8 @@ fi
 say "PKCS#11: a SoftHSM2 token"
 kw_softhsm_setup "$T/hsm"
 for k in ec-p256 rsa-2048; do
-    "$tool" keygen "$(kw_p11_uri $k)" --type $k
+    "$tool" keygen "$(kw_p11_uri $k)" --type $k > "$T/$k.pub"
+    echo "$k: generated on the token (CKA_SENSITIVE, not extractable)"
     "$tool" csr "$(kw_p11_uri $k)" --subject "CN=keyward demo $k,O=keyward" > "$T/$k.csr"
     kw_issue_cert_csr "$T/ca" "$T/$k.csr" "$T/$k.crt"
     for v in 1.2 1.3; do run_client "PKCS#11 (SoftHSM2)" "$k" "$(kw_p11_uri $k)" "$T/$k.crt" $v; done

@@ -133,6 +133,44 @@ static void tls12_sigalg(const mbedtls_ssl_context *ssl, const mbedtls_pk_contex
              hash);
 }
 
+/* Can the key's policy sign a SHA-384 hash? */
+static int key_signs_sha384(psa_key_id_t key)
+{
+    psa_key_attributes_t attr = PSA_KEY_ATTRIBUTES_INIT;
+    psa_algorithm_t algs[2];
+    int ok = 0;
+
+    if (psa_get_key_attributes(key, &attr) != PSA_SUCCESS) {
+        return 1;
+    }
+    algs[0] = psa_get_key_algorithm(&attr);
+    algs[1] = psa_get_key_enrollment_algorithm(&attr);
+    for (int i = 0; i < 2; i++) {
+        psa_algorithm_t h = PSA_ALG_IS_SIGN_HASH(algs[i]) ? PSA_ALG_SIGN_GET_HASH(algs[i]) : 0;
+        ok |= h == PSA_ALG_ANY_HASH || h == PSA_ALG_SHA_384;
+    }
+    psa_reset_key_attributes(&attr);
+    return ok;
+}
+
+/* A TLS 1.2 client signs CertificateVerify with SHA-384 when the suite's
+ * hash is SHA-384 (Mbed TLS 3.6).  A key that cannot (an ATECC608 signs
+ * SHA-256 only) must not offer those suites, or the handshake would fail
+ * after the server picked one. */
+static void drop_sha384_suites(int *out, size_t out_size)
+{
+    const int *all = mbedtls_ssl_list_ciphersuites();
+    size_t n = 0;
+
+    for (size_t i = 0; all[i] != 0 && n + 1 < out_size; i++) {
+        const char *name = mbedtls_ssl_get_ciphersuite_name(all[i]);
+        if (strncmp(name, "TLS1-3-", 7) == 0 || strstr(name, "SHA384") == NULL) {
+            out[n++] = all[i];
+        }
+    }
+    out[n] = 0;
+}
+
 static int fail_tls(const char *what, int ret)
 {
     char buf[200];
@@ -157,6 +195,7 @@ int main(int argc, char **argv)
     mbedtls_x509_crt ca, crt;
     mbedtls_pk_context pk;
     uint32_t flags;
+    static int suites[256];
 
     memset(&o, 0, sizeof(o));
     o.timeout_ms = 10000;
@@ -252,6 +291,10 @@ int main(int argc, char **argv)
     if (o.tls_min != 0) {
         mbedtls_ssl_conf_min_tls_version(&conf, o.tls_min == 12 ? MBEDTLS_SSL_VERSION_TLS1_2
                                                                  : MBEDTLS_SSL_VERSION_TLS1_3);
+    }
+    if (!key_signs_sha384(key)) {
+        drop_sha384_suites(suites, sizeof(suites) / sizeof(suites[0]));
+        mbedtls_ssl_conf_ciphersuites(&conf, suites);
     }
     if ((rc = mbedtls_ssl_conf_own_cert(&conf, &crt, &pk)) != 0) {
         ret = fail_tls("mbedtls_ssl_conf_own_cert", rc);

@@ -59,6 +59,11 @@ typedef struct keyward_backend {
      * the SE at target (KEYREF text) and returns its ref. */
     psa_status_t (*generate)(const char *target, psa_key_type_t type, size_t bits, uint8_t *ref,
                              size_t ref_size, size_t *ref_len);
+
+    /* 0: keys get keyward_default_policy().  Otherwise the one signature
+     * algorithm this SE can do (ATECC608: ECDSA with SHA-256), used as the
+     * key's policy so that PSA and TLS see the limit up front. */
+    psa_algorithm_t sign_alg;
 } keyward_backend_t;
 
 /* The backends compiled in (src/core/backends.c), NULL-terminated. */

@@ -78,6 +78,17 @@ void keyward_default_policy(psa_key_attributes_t *attr, psa_key_type_t type)
     }
 }
 
+/* The policy keyward gives keys of this backend. */
+static void backend_policy(const keyward_backend_t *be, psa_key_attributes_t *attr,
+                           psa_key_type_t type)
+{
+    keyward_default_policy(attr, type);
+    if (be->sign_alg != 0) {
+        psa_set_key_algorithm(attr, be->sign_alg);
+        psa_set_key_enrollment_algorithm(attr, 0);
+    }
+}
+
 static psa_status_t open_file_key(const char *path, psa_key_id_t *key)
 {
     psa_status_t status = PSA_ERROR_CORRUPTION_DETECTED;
@@ -111,8 +122,8 @@ exit:
 
 /* A fixed SE slot: bind it to a builtin key id (the same id each time the
  * same KEYREF is opened) and use it without import. */
-static psa_status_t open_builtin(const char *keyref, psa_key_type_t type, size_t bits,
-                                 psa_key_id_t *key)
+static psa_status_t open_builtin(const keyward_backend_t *be, const char *keyref,
+                                 psa_key_type_t type, size_t bits, psa_key_id_t *key)
 {
     psa_status_t status = PSA_ERROR_CORRUPTION_DETECTED;
     psa_key_attributes_t attr = PSA_KEY_ATTRIBUTES_INIT;
@@ -128,7 +139,7 @@ static psa_status_t open_builtin(const char *keyref, psa_key_type_t type, size_t
     }
     /* Ids from the top of the builtin range, away from application-chosen ones. */
     id = (psa_key_id_t)(MBEDTLS_PSA_KEY_ID_BUILTIN_MAX - i);
-    keyward_default_policy(&attr, type);
+    backend_policy(be, &attr, type);
     status = keyward_builtin_add(id, keyref, type, bits, psa_get_key_usage_flags(&attr),
                                  psa_get_key_algorithm(&attr),
                                  psa_get_key_enrollment_algorithm(&attr));
@@ -169,14 +180,14 @@ psa_status_t keyward_key_open(const char *keyref, psa_key_id_t *key)
         goto exit;
     }
     if (be->keyref_is_builtin != NULL && be->keyref_is_builtin(keyref)) {
-        status = open_builtin(keyref, type, bits, key);
+        status = open_builtin(be, keyref, type, bits, key);
         goto exit;
     }
     psa_set_key_lifetime(&attr, PSA_KEY_LIFETIME_FROM_PERSISTENCE_AND_LOCATION(
                                     PSA_KEY_PERSISTENCE_VOLATILE, be->location));
     psa_set_key_type(&attr, type);
     psa_set_key_bits(&attr, bits);
-    keyward_default_policy(&attr, type);
+    backend_policy(be, &attr, type);
     status = psa_import_key(&attr, ref, ref_len, key);
 exit:
     mbedtls_platform_zeroize(ref, sizeof(ref));
@@ -203,7 +214,7 @@ psa_status_t keyward_key_generate(const char *keyref, psa_key_type_t type, size_
                                     PSA_KEY_PERSISTENCE_VOLATILE, be->location));
     psa_set_key_type(&attr, type);
     psa_set_key_bits(&attr, bits);
-    keyward_default_policy(&attr, type);
+    backend_policy(be, &attr, type);
     status = psa_generate_key(&attr, key);
     keyward_set_generate_target(NULL);
     return status;

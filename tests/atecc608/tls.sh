@@ -41,5 +41,22 @@ for kind in $KINDS; do
         kw_stop_server "$kind" "$T"
     done
 done
+# A TLS 1.2 server that prefers a SHA-384 suite: Mbed TLS would then sign
+# CertificateVerify with SHA-384, which the chip cannot; keyward-client must
+# not offer such suites for this key, and the handshake must succeed.
+port=$(kw_free_port) || exit 1
+kw_start_server openssl "$T" "$port" 1.2 -serverpref \
+    -cipher ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256 || exit 1
+if "$KW_CLIENT" -v --tls-max 1.2 --cacert "$T/ca.pem" --cert "$T/client.pem" --key "$KEY" \
+        "https://127.0.0.1:$port/" >"$T/body" 2>"$T/err" &&
+    grep -q "ciphersuite: .*SHA256" "$T/err" && grep -q "signature algorithm: ecdsa_sha256" "$T/err"; then
+    echo "ok   openssl TLS 1.2 preferring a SHA-384 suite: $(sed -n 's/^\* ciphersuite: //p' "$T/err")"
+    PASS=$((PASS + 1))
+else
+    echo "FAIL openssl TLS 1.2 preferring a SHA-384 suite"
+    sed 's/^/#    /' "$T/err"
+    FAIL=$((FAIL + 1))
+fi
+kw_stop_server openssl "$T"
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ] && [ "$PASS" -gt 0 ]
