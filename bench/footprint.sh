@@ -25,7 +25,7 @@ if ! command -v arm-none-eabi-gcc >/dev/null 2>&1; then
     apt-get install -y gcc-arm-none-eabi >/dev/null
 fi
 OUT=$(mktemp -d)
-trap 'rm -rf "$OUT"' EXIT
+trap '[ -n "${KEEP_FOOTPRINT_OBJ:-}" ] && cp "$OUT/keyward-linked.o" /tmp/kw-linked.o; rm -rf "$OUT"' EXIT
 # Mbed TLS config for the MCU: keyward's fragment without pthreads / file I/O.
 cat > "$OUT/mcu_config.h" <<EOC
 #include "$SRC/mbedtls/keyward_mbedtls_config.h"
@@ -35,6 +35,7 @@ EOC
 CFLAGS=(-Os -mcpu=cortex-m4 -mthumb -ffunction-sections -fdata-sections -std=c11
         -Wall -Wextra -Werror
         -DMBEDTLS_USER_CONFIG_FILE="\"$OUT/mcu_config.h\"" -DKEYWARD_NO_THREADS
+        -DKEYWARD_NO_ERROR_TEXT -DKEYWARD_NO_FILE_KEYS
         -DKEYWARD_WITH_ATECC608 -DKEYWARD_BUILTIN_MAX=2 -DKEYWARD_KEYREF_MAX=32
         -DKEYWARD_REF_MAX=32u -DKEYWARD_ATECC608_PUBKEY_CACHE=1
         -I"$SRC/include" -I"$SRC/src" -I"$INC")
@@ -66,6 +67,21 @@ sum "$atecc_o" "= atecc608 + HAL iface"
 # shellcheck disable=SC2086
 arm-none-eabi-size $core_o $atecc_o | awk 'NR > 1 { t += $1; d += $2; b += $3 }
     END { printf "%-24s %7d %6d %6d\n", "= TOTAL", t, d, b }'
+# What a firmware image really carries: link the objects with
+# --gc-sections, keeping only what the PSA core and an application call
+# (the driver entry points, the builtin-key hook, keyward_key_open/_init).
+roots=(keyward_psa_get_key_buffer_size keyward_psa_get_key_buffer_size_from_key_data
+       keyward_psa_import_key keyward_psa_generate_key keyward_psa_export_public_key
+       keyward_psa_export_key keyward_psa_sign_hash keyward_psa_verify_hash
+       keyward_psa_get_builtin_key mbedtls_psa_platform_get_builtin_key keyward_key_open
+       keyward_init)
+ldargs=()
+for r in "${roots[@]}"; do ldargs+=(-Wl,-u,"$r"); done
+# shellcheck disable=SC2086
+arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -nostdlib -Wl,-r -Wl,--gc-sections "${ldargs[@]}" \
+    -o "$OUT/keyward-linked.o" $core_o $atecc_o
+arm-none-eabi-size "$OUT/keyward-linked.o" | awk 'NR > 1 {
+    printf "%-24s %7d %6d %6d\n", "= LINKED (gc-sections)", $1, $2, $3 }'
 echo "heap: none (no malloc/calloc/free referenced):"
 # shellcheck disable=SC2086
 if arm-none-eabi-nm -u $core_o $atecc_o | grep -E ' (malloc|calloc|realloc|free)$'; then

@@ -75,11 +75,19 @@ const keyward_backend_t *keyward_backend_by_id(uint8_t id);
 const keyward_backend_t *keyward_backend_by_keyref(const char *keyref);
 
 /* A short human-readable detail of the last failure in this thread,
- * set by backends ("C_Login: CKR_PIN_INCORRECT").  Never contains secrets. */
+ * set by backends ("C_Login: CKR_PIN_INCORRECT").  Never contains secrets.
+ * KEYWARD_NO_ERROR_TEXT (MCU builds) compiles the texts out entirely. */
+#if defined(KEYWARD_NO_ERROR_TEXT)
+static inline void keyward_set_error(const char *fmt, ...)
+{
+    (void)fmt; /* inlined away with its arguments' texts */
+}
+#else
 void keyward_set_error(const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 1, 2)))
 #endif
     ;
+#endif
 
 #endif

@@ -8,8 +8,16 @@
 #include "mbedtls/psa_util.h"
 #include "mbedtls/platform_util.h"
 
-static KEYWARD_THREAD_LOCAL char last_error[256];
 static KEYWARD_THREAD_LOCAL char gen_target[KEYWARD_KEYREF_MAX];
+
+#if defined(KEYWARD_NO_ERROR_TEXT)
+const char *keyward_last_error(void)
+{
+    return "";
+}
+#define clear_error() ((void)0)
+#else
+static KEYWARD_THREAD_LOCAL char last_error[256];
 
 void keyward_set_error(const char *fmt, ...)
 {
@@ -23,6 +31,8 @@ const char *keyward_last_error(void)
 {
     return last_error;
 }
+#define clear_error() (last_error[0] = '\0')
+#endif
 
 psa_status_t keyward_init(void)
 {
@@ -89,6 +99,7 @@ static void backend_policy(const keyward_backend_t *be, psa_key_attributes_t *at
     }
 }
 
+#if !defined(KEYWARD_NO_FILE_KEYS)
 static psa_status_t open_file_key(const char *path, psa_key_id_t *key)
 {
     psa_status_t status = PSA_ERROR_CORRUPTION_DETECTED;
@@ -119,6 +130,7 @@ exit:
     psa_reset_key_attributes(&attr);
     return status;
 }
+#endif /* KEYWARD_NO_FILE_KEYS */
 
 /* A fixed SE slot: bind it to a builtin key id (the same id each time the
  * same KEYREF is opened) and use it without import. */
@@ -158,13 +170,15 @@ psa_status_t keyward_key_open(const char *keyref, psa_key_id_t *key)
     size_t ref_len = 0, bits = 0;
     psa_key_type_t type = 0;
 
-    last_error[0] = '\0';
+    clear_error();
     if (keyref == NULL || key == NULL) {
         return PSA_ERROR_INVALID_ARGUMENT;
     }
+#if !defined(KEYWARD_NO_FILE_KEYS)
     if (strncmp(keyref, "file:", 5) == 0) {
         return open_file_key(keyref + 5, key);
     }
+#endif
     be = keyward_backend_by_keyref(keyref);
     if (be == NULL) {
         keyward_set_error("unknown KEYREF scheme in '%.40s' (pkcs11:, atecc608:, tpm2:, file:)",
@@ -201,7 +215,7 @@ psa_status_t keyward_key_generate(const char *keyref, psa_key_type_t type, size_
     const keyward_backend_t *be = keyward_backend_by_keyref(keyref);
     psa_key_attributes_t attr = PSA_KEY_ATTRIBUTES_INIT;
 
-    last_error[0] = '\0';
+    clear_error();
     if (be == NULL) {
         keyward_set_error("unknown KEYREF scheme");
         return PSA_ERROR_INVALID_ARGUMENT;
