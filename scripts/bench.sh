@@ -29,6 +29,9 @@ for v in 1.3 1.2; do
     "$build/bench/bench-handshake" 127.0.0.1 "$port" "$T/ca/ca.pem" $v "${KW_BENCH_N_HS:-300}" \
         "$T/p256.crt" "$(kw_p11_uri p256)" "$T/soft.crt" "file:$T/soft.key"
 done
+export KW_SOURCE_DIR=$src KW_TOOL=$tool KW_CLIENT=$build/tools/keyward-client
+export KW_SSL_SERVER2=$build/mbedtls/programs/ssl/ssl_server2
+export KW_TPM2_BENCH_SIGN=$build/bench/tpm2_sign KW_BENCH_HS=$build/bench/bench-handshake
 for extra in "$src"/bench/bench-*.sh; do
     [ -e "$extra" ] && bash "$extra" "$build"
 done

@@ -26,7 +26,7 @@ check() {
         ok "$name"
     else
         bad "$name"
-        sed 's/^/#    /' "$T/last.log" | tail -n 20
+        { grep -B2 '^FAIL' "$T/last.log" | tail -n 40; tail -n 5 "$T/last.log"; } | sed 's/^/#    /'
     fi
 }
 # check_fails NAME CMD... : ok if CMD fails
@@ -86,6 +86,9 @@ kw_swtpm_start() {
     kw_on_exit "kw_swtpm_stop '$dir'"
     export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$port"
     export TPM2OPENSSL_TCTI="$TPM2TOOLS_TCTI"
+    # Allow many wrong auth values before lockout: the negative tests try some.
+    tpm2_dictionarylockout -Q -s -n 1000 -t 1 -l 1 >/dev/null 2>&1
+    kw_tpm_flush
 }
 
 kw_swtpm_stop() {
@@ -106,6 +109,24 @@ kw_swtpm_restart() {
     _kw_swtpm_launch "$dir" "$(cat "$dir/port")"
 }
 
+# tpm2-tools leave objects and sessions loaded: flush everything (a TPM without resource manager).
+kw_tpm_flush() {
+    tpm2_flushcontext -t >/dev/null 2>&1
+    tpm2_flushcontext -l >/dev/null 2>&1
+    tpm2_flushcontext -s >/dev/null 2>&1
+    return 0
+}
+
+# kw_tpm_clean : true if the TPM holds no transient object and no session (prints them otherwise)
+kw_tpm_clean() {
+    local t s
+    t=$(tpm2_getcap handles-transient) || return 1
+    s=$(tpm2_getcap handles-loaded-session)$(tpm2_getcap handles-saved-session)
+    [ -z "$t$s" ] && return 0
+    printf 'transient: %s\nsessions: %s\n' "$t" "$s"
+    return 1
+}
+
 # The standard SRK (ECC P-256, AES-128-CFB, noDA, empty unique: what tpm2-openssl and keyward
 # create for parent 0x40000001) made persistent at 0x81000001, the TCG-recommended handle.
 kw_srk_persist() {
@@ -113,6 +134,8 @@ kw_srk_persist() {
     tpm2_createprimary -Q -C o -g sha256 -G ecc256:null:aes128cfb \
         -a 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda|restricted|decrypt' \
         -c "$ctx" &&
-        tpm2_evictcontrol -Q -C o -c "$ctx" 0x81000001 &&
-        tpm2_flushcontext -t
+        tpm2_evictcontrol -Q -C o -c "$ctx" 0x81000001
+    local rc=$?
+    kw_tpm_flush
+    return $rc
 }

@@ -1,0 +1,10 @@
+# TPM 2.0 benchmarks (included from bench/CMakeLists.txt; run by bench/bench-tpm2.sh).
+if(TARGET tpm2_sign OR NOT TARGET PkgConfig::TSS2)
+  return()
+endif()
+foreach(b tpm2_sign)
+  add_executable(${b} ${CMAKE_CURRENT_LIST_DIR}/${b}.c)
+  target_include_directories(${b} PRIVATE ${CMAKE_SOURCE_DIR}/src)
+  target_link_libraries(${b} PRIVATE keyward PkgConfig::TSS2)
+  target_compile_options(${b} PRIVATE -Wall -Wextra -Werror)
+endforeach()
