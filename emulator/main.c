@@ -38,29 +38,13 @@ static void on_signal(int sig)
     stop = 1;
 }
 
-static int io_all(int fd, uint8_t *buf, size_t len, int writing)
-{
-    while (len > 0) {
-        ssize_t n = writing ? send(fd, buf, len, MSG_NOSIGNAL) : recv(fd, buf, len, 0);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return -1;
-        }
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static int reply(int fd, uint8_t result, const uint8_t *data, size_t len)
 {
     uint8_t hdr[3] = {result, (uint8_t)(len & 0xff), (uint8_t)(len >> 8)};
-    if (io_all(fd, hdr, 3, 1) != 0) {
+    if (keyward_sock_io_all(fd, hdr, 3, 1) != 0) {
         return -1;
     }
-    return len > 0 ? io_all(fd, (uint8_t *)(uintptr_t)data, len, 1) : 0;
+    return len > 0 ? keyward_sock_io_all(fd, (uint8_t *)(uintptr_t)data, len, 1) : 0;
 }
 
 /* Serves one request; -1 when the client is gone or misbehaves. */
@@ -72,7 +56,7 @@ static int serve(chip_t *chip, int fd)
     size_t len;
     int r;
 
-    if (io_all(fd, hdr, 4, 0) != 0) {
+    if (keyward_sock_io_all(fd, hdr, 4, 0) != 0) {
         return -1;
     }
     len = (size_t)hdr[2] | ((size_t)hdr[3] << 8);
@@ -84,7 +68,7 @@ static int serve(chip_t *chip, int fd)
         r = chip_wake(chip);
         return reply(fd, (uint8_t)r, NULL, 0);
     case KW_SOCK_OP_WRITE:
-        if (io_all(fd, payload, len, 0) != 0) {
+        if (keyward_sock_io_all(fd, payload, len, 0) != 0) {
             return -1;
         }
         r = chip_write(chip, hdr[1], payload, len);
@@ -93,7 +77,7 @@ static int serve(chip_t *chip, int fd)
         r = chip_read(chip, hdr[1], payload, len);
         return reply(fd, (uint8_t)r, payload, r == 0 ? len : 0);
     case KW_SOCK_OP_CONTROL:
-        if (io_all(fd, payload, len, 0) != 0) {
+        if (keyward_sock_io_all(fd, payload, len, 0) != 0) {
             return -1;
         }
         payload[len] = '\0';
@@ -154,13 +138,13 @@ static int control_client(const char *path, const char *cmd)
     hdr[1] = 0;
     hdr[2] = (uint8_t)(len & 0xff);
     hdr[3] = (uint8_t)(len >> 8);
-    if (io_all(fd, hdr, 4, 1) != 0 || io_all(fd, (uint8_t *)(uintptr_t)cmd, len, 1) != 0 ||
-        io_all(fd, hdr, 3, 0) != 0) {
+    if (keyward_sock_io_all(fd, hdr, 4, 1) != 0 || keyward_sock_io_all(fd, (uint8_t *)(uintptr_t)cmd, len, 1) != 0 ||
+        keyward_sock_io_all(fd, hdr, 3, 0) != 0) {
         close(fd);
         return 2;
     }
     n = (size_t)hdr[1] | ((size_t)hdr[2] << 8);
-    if (n >= sizeof(answer) || io_all(fd, (uint8_t *)answer, n, 0) != 0) {
+    if (n >= sizeof(answer) || keyward_sock_io_all(fd, (uint8_t *)answer, n, 0) != 0) {
         close(fd);
         return 2;
     }

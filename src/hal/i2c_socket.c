@@ -40,7 +40,7 @@ static int connect_path(const char *path)
     return fd;
 }
 
-static int io_all(int fd, uint8_t *buf, size_t len, int writing)
+int keyward_sock_io_all(int fd, uint8_t *buf, size_t len, int writing)
 {
     while (len > 0) {
         ssize_t n = writing ? send(fd, buf, len, MSG_NOSIGNAL) : recv(fd, buf, len, 0);
@@ -74,16 +74,16 @@ static int exchange(keyward_i2c_socket_t *s, uint8_t op, uint8_t addr, const uin
     hdr[1] = addr;
     hdr[2] = (uint8_t)(req_len & 0xffu);
     hdr[3] = (uint8_t)(req_len >> 8);
-    if (io_all(s->fd, hdr, 4, 1) != 0 ||
-        (out_len > 0 && io_all(s->fd, (uint8_t *)(uintptr_t)out, out_len, 1) != 0) ||
-        io_all(s->fd, hdr, 3, 0) != 0) {
+    if (keyward_sock_io_all(s->fd, hdr, 4, 1) != 0 ||
+        (out_len > 0 && keyward_sock_io_all(s->fd, (uint8_t *)(uintptr_t)out, out_len, 1) != 0) ||
+        keyward_sock_io_all(s->fd, hdr, 3, 0) != 0) {
         goto broken;
     }
     n = (size_t)hdr[1] | ((size_t)hdr[2] << 8);
     if (n > in_size) {
         goto broken;
     }
-    if (n > 0 && io_all(s->fd, in, n, 0) != 0) {
+    if (n > 0 && keyward_sock_io_all(s->fd, in, n, 0) != 0) {
         goto broken;
     }
     if (in_len != NULL) {

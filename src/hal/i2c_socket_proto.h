@@ -30,4 +30,11 @@
 
 #define KW_SOCK_MAX_PAYLOAD 4096u
 
+#include <stddef.h>
+#include <stdint.h>
+
+/* Sends (writing != 0) or receives exactly len bytes on a stream socket,
+ * retrying on EINTR; 0, or -1 when the peer is gone.  Both ends use it. */
+int keyward_sock_io_all(int fd, uint8_t *buf, size_t len, int writing);
+
 #endif
