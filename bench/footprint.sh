@@ -35,7 +35,7 @@ EOC
 CFLAGS=(-Os -mcpu=cortex-m4 -mthumb -ffunction-sections -fdata-sections -std=c11
         -Wall -Wextra -Werror
         -DMBEDTLS_USER_CONFIG_FILE="\"$OUT/mcu_config.h\"" -DKEYWARD_NO_THREADS
-        -DKEYWARD_NO_ERROR_TEXT -DKEYWARD_NO_FILE_KEYS
+        -DKEYWARD_NO_ERROR_TEXT -DKEYWARD_NO_FILE_KEYS -DKEYWARD_BUILTIN_KEYREF_BY_REFERENCE
         -DKEYWARD_WITH_ATECC608 -DKEYWARD_BUILTIN_MAX=2 -DKEYWARD_KEYREF_MAX=32
         -DKEYWARD_REF_MAX=32u -DKEYWARD_ATECC608_PUBKEY_CACHE=1
         -I"$SRC/include" -I"$SRC/src" -I"$INC")
@@ -68,20 +68,26 @@ sum "$atecc_o" "= atecc608 + HAL iface"
 arm-none-eabi-size $core_o $atecc_o | awk 'NR > 1 { t += $1; d += $2; b += $3 }
     END { printf "%-24s %7d %6d %6d\n", "= TOTAL", t, d, b }'
 # What a firmware image really carries: link the objects with
-# --gc-sections, keeping only what the PSA core and an application call
-# (the driver entry points, the builtin-key hook, keyward_key_open/_init).
-roots=(keyward_psa_get_key_buffer_size keyward_psa_get_key_buffer_size_from_key_data
-       keyward_psa_import_key keyward_psa_generate_key keyward_psa_export_public_key
-       keyward_psa_export_key keyward_psa_sign_hash keyward_psa_verify_hash
-       keyward_psa_get_builtin_key mbedtls_psa_platform_get_builtin_key keyward_key_open
-       keyward_init)
-ldargs=()
-for r in "${roots[@]}"; do ldargs+=(-Wl,-u,"$r"); done
-# shellcheck disable=SC2086
-arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -nostdlib -Wl,-r -Wl,--gc-sections "${ldargs[@]}" \
-    -o "$OUT/keyward-linked.o" $core_o $atecc_o
-arm-none-eabi-size "$OUT/keyward-linked.o" | awk 'NR > 1 {
-    printf "%-24s %7d %6d %6d\n", "= LINKED (gc-sections)", $1, $2, $3 }'
+# --gc-sections, keeping only what the PSA core and the application call.
+# Two application styles: (a) opens keys by KEYREF (keyward_key_open);
+# (b) declares its slot keys at boot (keyward_builtin_add) and uses the ids.
+link_size() {
+    local label=$1 r ldargs=()
+    shift
+    for r in keyward_psa_get_key_buffer_size keyward_psa_get_key_buffer_size_from_key_data \
+             keyward_psa_import_key keyward_psa_generate_key keyward_psa_export_public_key \
+             keyward_psa_export_key keyward_psa_sign_hash keyward_psa_verify_hash \
+             keyward_psa_get_builtin_key mbedtls_psa_platform_get_builtin_key "$@"; do
+        ldargs+=(-Wl,-u,"$r")
+    done
+    # shellcheck disable=SC2086
+    arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -nostdlib -Wl,-r -Wl,--gc-sections "${ldargs[@]}" \
+        -o "$OUT/keyward-linked.o" $core_o $atecc_o
+    arm-none-eabi-size "$OUT/keyward-linked.o" | awk -v l="$label" 'NR > 1 {
+        printf "%-24s %7d %6d %6d\n", l, $1, $2, $3 }'
+}
+link_size "= LINKED, builtin_add" keyward_builtin_add keyward_init
+link_size "= LINKED, key_open" keyward_key_open keyward_init
 echo "heap: none (no malloc/calloc/free referenced):"
 # shellcheck disable=SC2086
 if arm-none-eabi-nm -u $core_o $atecc_o | grep -E ' (malloc|calloc|realloc|free)$'; then

@@ -32,7 +32,8 @@ psa_status_t keyward_key_open(const char *keyref, psa_key_id_t *key);
 
 /* Sets the place where the next psa_generate_key() in a keyward location,
  * in this thread, creates its key (a KEYREF; e.g. the PKCS#11 token and
- * label).  NULL clears it.  The string is copied. */
+ * label).  NULL clears it.  The string is NOT copied: it must stay valid
+ * until psa_generate_key() returns (keyward_key_generate does all this). */
 psa_status_t keyward_set_generate_target(const char *keyref);
 
 /* Generates a key pair inside the SE named by keyref and opens it (volatile). */
@@ -41,7 +42,9 @@ psa_status_t keyward_key_generate(const char *keyref, psa_key_type_t type, size_
 
 /* Declares a builtin key: PSA key id (MBEDTLS_PSA_KEY_ID_BUILTIN_MIN..MAX)
  * -> SE reference, with its type, bits and policy.  The key is then usable
- * by id, without import or open, persistence READ_ONLY. */
+ * by id, without import or open, persistence READ_ONLY.  The KEYREF is
+ * copied, except in builds with KEYWARD_BUILTIN_KEYREF_BY_REFERENCE (MCU
+ * profile), where it must be a string that lives for ever (a literal). */
 psa_status_t keyward_builtin_add(psa_key_id_t id, const char *keyref, psa_key_type_t type,
                                  size_t bits, psa_key_usage_t usage, psa_algorithm_t alg,
                                  psa_algorithm_t alg2);

@@ -8,7 +8,7 @@
 #include "mbedtls/psa_util.h"
 #include "mbedtls/platform_util.h"
 
-static KEYWARD_THREAD_LOCAL char gen_target[KEYWARD_KEYREF_MAX];
+static KEYWARD_THREAD_LOCAL const char *gen_target;
 
 #if defined(KEYWARD_NO_ERROR_TEXT)
 const char *keyward_last_error(void)
@@ -41,20 +41,17 @@ psa_status_t keyward_init(void)
 
 const char *keyward_generate_target(void)
 {
-    return gen_target[0] != '\0' ? gen_target : NULL;
+    return gen_target;
 }
 
 psa_status_t keyward_set_generate_target(const char *keyref)
 {
-    /* May hold a PIN (pin-value=): wipe the previous one either way. */
-    mbedtls_platform_zeroize(gen_target, sizeof(gen_target));
-    if (keyref == NULL) {
-        return PSA_SUCCESS;
-    }
-    if (strlen(keyref) >= sizeof(gen_target)) {
+    /* Kept by reference, not copied: no second copy of a KEYREF that may
+     * hold a PIN, and no buffer on an MCU. */
+    if (keyref != NULL && (keyref[0] == '\0' || strlen(keyref) >= KEYWARD_KEYREF_MAX)) {
         return PSA_ERROR_INVALID_ARGUMENT;
     }
-    strcpy(gen_target, keyref);
+    gen_target = keyref;
     return PSA_SUCCESS;
 }
 

@@ -58,13 +58,16 @@ psa_status_t keyward_builtin_add(psa_key_id_t id, const char *keyref, psa_key_ty
         b = &builtins[builtin_count++];
     }
     b->id = id;
+#if defined(KEYWARD_BUILTIN_KEYREF_BY_REFERENCE)
+    b->keyref = keyref;
+#else
     memcpy(b->keyref, keyref, len + 1);
+#endif
     b->type = type;
-    b->bits = bits;
+    b->bits = (uint16_t)bits;
     b->usage = usage;
     b->alg = alg;
     b->alg2 = alg2;
-    b->backend = be;
     return PSA_SUCCESS;
 }
 
@@ -82,7 +85,8 @@ psa_status_t mbedtls_psa_platform_get_builtin_key(mbedtls_svc_key_id_t key_id,
     for (size_t i = 0; i < builtin_count; i++) {
         if (builtins[i].id == id) {
             *lifetime = PSA_KEY_LIFETIME_FROM_PERSISTENCE_AND_LOCATION(
-                PSA_KEY_PERSISTENCE_READ_ONLY, builtins[i].backend->location);
+                PSA_KEY_PERSISTENCE_READ_ONLY,
+                keyward_backend_by_keyref(builtins[i].keyref)->location);
             *slot_number = i;
             return PSA_SUCCESS;
         }

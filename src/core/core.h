@@ -21,13 +21,16 @@
 /* Builtin key table entry (builtin.c). */
 typedef struct {
     psa_key_id_t id;
+#if defined(KEYWARD_BUILTIN_KEYREF_BY_REFERENCE)
+    const char *keyref;
+#else
     char keyref[KEYWARD_KEYREF_MAX];
+#endif
     psa_key_type_t type;
-    size_t bits;
+    uint16_t bits;
     psa_key_usage_t usage;
     psa_algorithm_t alg, alg2;
-    const keyward_backend_t *backend;
-} keyward_builtin_t;
+} keyward_builtin_t; /* its backend: keyward_backend_by_keyref(keyref) */
 
 const keyward_builtin_t *keyward_builtin_get(size_t index);
 

@@ -2,6 +2,7 @@
  * The PSA opaque-driver entry points.  Knows key buffers and PSA policy;
  * everything SE-specific goes through the backend's ops table.
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "core.h"
@@ -168,6 +169,29 @@ psa_status_t keyward_psa_export_key(const psa_key_attributes_t *attributes,
                                          data_length);
 }
 
+/* The hash length alg signs; SIZE_MAX where any length goes (RSA PKCS#1
+ * v1.5 raw), 0 for a hash keyward's SEs do not sign.  A switch instead of
+ * PSA_HASH_LENGTH: a fraction of its code size on an MCU. */
+static size_t expected_hash_length(psa_algorithm_t alg)
+{
+    switch (PSA_ALG_SIGN_GET_HASH(alg)) {
+    case 0: return SIZE_MAX;
+    case PSA_ALG_SHA_1: return 20;
+    case PSA_ALG_SHA_224: return 28;
+    case PSA_ALG_SHA_256: return 32;
+    case PSA_ALG_SHA_384: return 48;
+    case PSA_ALG_SHA_512: return 64;
+    default: return 0;
+    }
+}
+
+/* Signature length of keyward's key types: r||s for ECDSA, the modulus
+ * length for RSA. */
+static size_t signature_length_of(psa_key_type_t type, size_t bits)
+{
+    return PSA_KEY_TYPE_IS_ECC(type) ? 2 * PSA_BITS_TO_BYTES(bits) : PSA_BITS_TO_BYTES(bits);
+}
+
 psa_status_t keyward_psa_sign_hash(const psa_key_attributes_t *attributes,
                                    const uint8_t *key_buffer, size_t key_buffer_size,
                                    psa_algorithm_t alg, const uint8_t *hash, size_t hash_length,
@@ -176,18 +200,23 @@ psa_status_t keyward_psa_sign_hash(const psa_key_attributes_t *attributes,
 {
     const keyward_backend_t *be = NULL;
     keyward_keybuf_t kb;
+    size_t want;
     psa_status_t status = open_keybuf(attributes, key_buffer, key_buffer_size, &kb, &be);
 
     if (status != PSA_SUCCESS) {
         return status;
     }
-    if (PSA_ALG_IS_SIGN_HASH(alg) && PSA_ALG_SIGN_GET_HASH(alg) != 0 &&
-        PSA_ALG_SIGN_GET_HASH(alg) != PSA_ALG_ANY_HASH &&
-        PSA_HASH_LENGTH(PSA_ALG_SIGN_GET_HASH(alg)) != hash_length) {
+    want = expected_hash_length(alg);
+    if (want == 0) {
+        keyward_set_error("keyward SEs do not sign with hash algorithm 0x%08x",
+                          (unsigned)PSA_ALG_SIGN_GET_HASH(alg));
+        return PSA_ERROR_NOT_SUPPORTED;
+    }
+    if (want != SIZE_MAX && hash_length != want) {
         keyward_set_error("hash length %u does not match the algorithm", (unsigned)hash_length);
         return PSA_ERROR_INVALID_ARGUMENT;
     }
-    if (signature_size < PSA_SIGN_OUTPUT_SIZE(kb.type, kb.bits, alg)) {
+    if (signature_size < signature_length_of(kb.type, kb.bits)) {
         keyward_set_error("signature buffer of %u bytes is too small", (unsigned)signature_size);
         return PSA_ERROR_BUFFER_TOO_SMALL;
     }
@@ -228,11 +257,12 @@ psa_status_t keyward_psa_get_builtin_key(psa_drv_slot_number_t slot_number,
 {
     psa_status_t status = PSA_ERROR_CORRUPTION_DETECTED;
     const keyward_builtin_t *b = keyward_builtin_get((size_t)slot_number);
+    const keyward_backend_t *be = b != NULL ? keyward_backend_by_keyref(b->keyref) : NULL;
     uint8_t ref[KEYWARD_REF_MAX];
     size_t ref_len = 0;
     keyward_keybuf_t kb;
 
-    if (b == NULL || b->backend->location != location_of(attributes)) {
+    if (be == NULL || be->location != location_of(attributes)) {
         return PSA_ERROR_DOES_NOT_EXIST;
     }
     psa_set_key_type(attributes, b->type);
@@ -243,11 +273,11 @@ psa_status_t keyward_psa_get_builtin_key(psa_drv_slot_number_t slot_number,
     if (key_buffer == NULL || key_buffer_size == 0) {
         return PSA_ERROR_BUFFER_TOO_SMALL; /* the core's first call: attributes only */
     }
-    status = keyward_ref_from_keyref(b->backend, b->keyref, ref, sizeof(ref), &ref_len);
+    status = keyward_ref_from_keyref(be, b->keyref, ref, sizeof(ref), &ref_len);
     if (status != PSA_SUCCESS) {
         return status;
     }
-    kb.backend = b->backend->id;
+    kb.backend = be->id;
     kb.type = b->type;
     kb.bits = (uint16_t)b->bits;
     kb.ref = ref;

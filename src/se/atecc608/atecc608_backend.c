@@ -153,7 +153,12 @@ psa_status_t kw608_open(const kw608_keyref_t *kr, keyward_atecc608_t **dev)
 
 static psa_status_t chip_error(const char *what, int slot, int rc)
 {
+#if defined(KEYWARD_NO_ERROR_TEXT)
+    (void)what;
+    (void)slot;
+#else
     keyward_set_error("ATECC608 %s (slot %d): %s", what, slot, keyward_atecc608_rc_name(rc));
+#endif
     return keyward_atecc608_to_psa(rc);
 }
 
