@@ -60,6 +60,20 @@ size_t keyward_psa_get_key_buffer_size_from_key_data(const psa_key_attributes_t 
     return KEYWARD_KEYBUF_HEADER + data_length;
 }
 
+static psa_status_t write_keybuf(const keyward_backend_t *be, psa_key_type_t type, size_t bits,
+                                 const uint8_t *ref, size_t ref_len, uint8_t *key_buffer,
+                                 size_t key_buffer_size, size_t *key_buffer_length)
+{
+    keyward_keybuf_t kb;
+
+    kb.backend = be->id;
+    kb.type = type;
+    kb.bits = (uint16_t)bits;
+    kb.ref = ref;
+    kb.ref_len = ref_len;
+    return keyward_keybuf_write(&kb, key_buffer, key_buffer_size, key_buffer_length);
+}
+
 static psa_status_t finish_key(const keyward_backend_t *be, const psa_key_attributes_t *attributes,
                                const uint8_t *ref, size_t ref_len, uint8_t *key_buffer,
                                size_t key_buffer_size, size_t *key_buffer_length, size_t *bits)
@@ -67,7 +81,6 @@ static psa_status_t finish_key(const keyward_backend_t *be, const psa_key_attrib
     psa_status_t status = PSA_ERROR_CORRUPTION_DETECTED;
     psa_key_type_t type = 0;
     size_t se_bits = 0;
-    keyward_keybuf_t kb;
 
     status = be->describe(ref, ref_len, &type, &se_bits);
     if (status != PSA_SUCCESS) {
@@ -81,12 +94,8 @@ static psa_status_t finish_key(const keyward_backend_t *be, const psa_key_attrib
                           (unsigned)psa_get_key_bits(attributes));
         return PSA_ERROR_INVALID_ARGUMENT;
     }
-    kb.backend = be->id;
-    kb.type = type;
-    kb.bits = (uint16_t)se_bits;
-    kb.ref = ref;
-    kb.ref_len = ref_len;
-    status = keyward_keybuf_write(&kb, key_buffer, key_buffer_size, key_buffer_length);
+    status = write_keybuf(be, type, se_bits, ref, ref_len, key_buffer, key_buffer_size,
+                          key_buffer_length);
     if (status == PSA_SUCCESS && bits != NULL) {
         *bits = se_bits;
     }
@@ -258,9 +267,7 @@ psa_status_t keyward_psa_get_builtin_key(psa_drv_slot_number_t slot_number,
     psa_status_t status = PSA_ERROR_CORRUPTION_DETECTED;
     const keyward_builtin_t *b = keyward_builtin_get((size_t)slot_number);
     const keyward_backend_t *be = b != NULL ? keyward_backend_by_keyref(b->keyref) : NULL;
-    uint8_t ref[KEYWARD_REF_MAX];
     size_t ref_len = 0;
-    keyward_keybuf_t kb;
 
     if (be == NULL || be->location != location_of(attributes)) {
         return PSA_ERROR_DOES_NOT_EXIST;
@@ -270,19 +277,16 @@ psa_status_t keyward_psa_get_builtin_key(psa_drv_slot_number_t slot_number,
     psa_set_key_usage_flags(attributes, b->usage);
     psa_set_key_algorithm(attributes, b->alg);
     psa_set_key_enrollment_algorithm(attributes, b->alg2);
-    if (key_buffer == NULL || key_buffer_size == 0) {
+    if (key_buffer == NULL || key_buffer_size <= KEYWARD_KEYBUF_HEADER) {
         return PSA_ERROR_BUFFER_TOO_SMALL; /* the core's first call: attributes only */
     }
-    status = keyward_ref_from_keyref(be, b->keyref, ref, sizeof(ref), &ref_len);
+    /* The ref goes straight to its place in the key buffer; the header is
+     * written around it. */
+    status = keyward_ref_from_keyref(be, b->keyref, key_buffer + KEYWARD_KEYBUF_HEADER,
+                                     key_buffer_size - KEYWARD_KEYBUF_HEADER, &ref_len);
     if (status != PSA_SUCCESS) {
         return status;
     }
-    kb.backend = be->id;
-    kb.type = b->type;
-    kb.bits = (uint16_t)b->bits;
-    kb.ref = ref;
-    kb.ref_len = ref_len;
-    status = keyward_keybuf_write(&kb, key_buffer, key_buffer_size, key_buffer_length);
-    memset(ref, 0, sizeof(ref));
-    return status;
+    return write_keybuf(be, b->type, b->bits, key_buffer + KEYWARD_KEYBUF_HEADER, ref_len,
+                        key_buffer, key_buffer_size, key_buffer_length);
 }
