@@ -44,8 +44,8 @@ psa_status_t keyward_psa_export_public_key(const psa_key_attributes_t *attribute
                                            const uint8_t *key_buffer, size_t key_buffer_size,
                                            uint8_t *data, size_t data_size, size_t *data_length);
 
-/* Always PSA_ERROR_NOT_PERMITTED for key pairs: the private key never
- * leaves the SE.  Public-key types export like export_public_key. */
+/* Always PSA_ERROR_NOT_PERMITTED: keyward locations hold key pairs only,
+ * and the private key never leaves the SE (psa_export_public_key works). */
 psa_status_t keyward_psa_export_key(const psa_key_attributes_t *attributes,
                                     const uint8_t *key_buffer, size_t key_buffer_size,
                                     uint8_t *data, size_t data_size, size_t *data_length);

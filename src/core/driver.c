@@ -52,8 +52,7 @@ size_t keyward_psa_get_key_buffer_size_from_key_data(const psa_key_attributes_t 
                                                      const uint8_t *data, size_t data_length)
 {
     (void)data;
-    if (keyward_backend_by_location(location_of(attributes)) == NULL ||
-        !is_supported_pair(psa_get_key_type(attributes)) || data_length == 0 ||
+    if (keyward_psa_get_key_buffer_size(attributes) == 0 || data_length == 0 ||
         data_length > KEYWARD_REF_MAX) {
         return 0;
     }
@@ -170,12 +169,16 @@ psa_status_t keyward_psa_export_key(const psa_key_attributes_t *attributes,
                                     const uint8_t *key_buffer, size_t key_buffer_size,
                                     uint8_t *data, size_t data_size, size_t *data_length)
 {
-    if (PSA_KEY_TYPE_IS_KEY_PAIR(psa_get_key_type(attributes))) {
-        keyward_set_error("the private key never leaves the secure element");
-        return PSA_ERROR_NOT_PERMITTED;
-    }
-    return keyward_psa_export_public_key(attributes, key_buffer, key_buffer_size, data, data_size,
-                                         data_length);
+    /* keyward locations hold key pairs only (import and generate refuse
+     * anything else), and their private part never leaves the SE. */
+    (void)attributes;
+    (void)key_buffer;
+    (void)key_buffer_size;
+    (void)data;
+    (void)data_size;
+    (void)data_length;
+    keyward_set_error("the private key never leaves the secure element");
+    return PSA_ERROR_NOT_PERMITTED;
 }
 
 /* The hash length alg signs; SIZE_MAX where any length goes (RSA PKCS#1

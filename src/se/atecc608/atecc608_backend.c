@@ -242,6 +242,25 @@ static int step_genkey(keyward_atecc608_t *dev, void *p)
 
 /* ---- backend operations ------------------------------------------------------ */
 
+/* GenKey in mode 0x00 (public key of the stored private key) or 0x04
+ * (create a private key), the public key X||Y into xy and the cache.
+ * The chip is open (locked) by the caller. */
+static psa_status_t genkey_cached(keyward_atecc608_t *dev, int slot, uint8_t mode, uint8_t *xy)
+{
+    step_arg_t a;
+    int rc;
+
+    a.slot = (uint8_t)slot;
+    a.mode = mode;
+    a.out = xy;
+    rc = kw608_run(dev, step_genkey, &a);
+    if (rc != 0) {
+        return chip_error(mode == 0x00 ? "GenKey (public key)" : "GenKey (create)", slot, rc);
+    }
+    cache_put(dev, slot, xy);
+    return PSA_SUCCESS;
+}
+
 static psa_status_t atecc_describe(const uint8_t *ref, size_t ref_len, psa_key_type_t *type,
                                    size_t *bits)
 {
@@ -345,8 +364,6 @@ static psa_status_t atecc_export_public(const uint8_t *ref, size_t ref_len, psa_
     keyward_atecc608_t *dev = NULL;
     const uint8_t *xy;
     kw608_keyref_t kr;
-    step_arg_t a;
-    int rc;
 
     if (status != PSA_SUCCESS) {
         return status;
@@ -360,19 +377,14 @@ static psa_status_t atecc_export_public(const uint8_t *ref, size_t ref_len, psa_
     }
     xy = cache_get(dev, kr.slot);
     if (xy == NULL) {
-        a.slot = (uint8_t)kr.slot;
-        a.mode = 0x00; /* public key of the stored private key */
-        a.out = out + 1;
-        rc = kw608_run(dev, step_genkey, &a);
-        if (rc != 0) {
-            keyward_atecc608_platform_unlock(dev);
-            return chip_error("GenKey (public key)", kr.slot, rc);
-        }
-        cache_put(dev, kr.slot, out + 1);
+        status = genkey_cached(dev, kr.slot, 0x00, out + 1);
     } else {
         memcpy(out + 1, xy, 64);
     }
     keyward_atecc608_platform_unlock(dev);
+    if (status != PSA_SUCCESS) {
+        return status;
+    }
     out[0] = 0x04; /* uncompressed point */
     *out_len = 65;
     return PSA_SUCCESS;
@@ -392,8 +404,6 @@ static psa_status_t atecc_generate(const char *target, psa_key_type_t type, size
     keyward_atecc608_t *dev = NULL;
     kw608_keyref_t kr;
     uint8_t xy[64];
-    step_arg_t a;
-    int rc;
 
     if (status != PSA_SUCCESS) {
         return status;
@@ -405,16 +415,10 @@ static psa_status_t atecc_generate(const char *target, psa_key_type_t type, size
     if (status != PSA_SUCCESS) {
         return status;
     }
-    a.slot = (uint8_t)kr.slot;
-    a.mode = 0x04; /* create a private key; returns its public key */
-    a.out = xy;
-    rc = kw608_run(dev, step_genkey, &a);
-    if (rc == 0) {
-        cache_put(dev, kr.slot, xy);
-    }
+    status = genkey_cached(dev, kr.slot, 0x04, xy);
     keyward_atecc608_platform_unlock(dev);
-    if (rc != 0) {
-        return chip_error("GenKey (create)", kr.slot, rc);
+    if (status != PSA_SUCCESS) {
+        return status;
     }
     memcpy(ref, target, len);
     *ref_len = len;
