@@ -3,6 +3,7 @@
 # Only what is missing is installed; run as root (or through sudo).
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config python3 bzip2 xz-utils openssl debian-archive-keyring
+      iproute2 procps coreutils
       libp11-kit-dev p11-kit softhsm2 opensc gnutls-bin nginx-light
       libtss2-dev swtpm swtpm-tools tpm2-tools tpm2-openssl gcc-arm-none-eabi)
 missing=()
