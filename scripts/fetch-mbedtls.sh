@@ -13,6 +13,10 @@ fi
 apt_root="$dest/apt"
 mkdir -p "$apt_root/lists/partial" "$apt_root/cache/archives/partial" "$apt_root/etc/preferences.d" "$apt_root/etc/sources.list.d"
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+if [ ! -f /usr/share/keyrings/debian-archive-trixie-stable.gpg ] && [ "$(id -u)" -eq 0 ]; then
+    # bookworm's keyring gained the trixie keys in a point release: update it
+    apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debian-archive-keyring >&2 || true
+fi
 [ -f /usr/share/keyrings/debian-archive-trixie-stable.gpg ] || {
     echo "fetch-mbedtls: debian-archive-keyring lacks the trixie keys (apt-get install debian-archive-keyring)" >&2; exit 1; }
 echo "deb-src [signed-by=$keyring] http://deb.debian.org/debian trixie main" > "$apt_root/sources.list"
