@@ -21,29 +21,11 @@
 #include <tss2/tss2_tctildr.h>
 #include <tss2/tss2_mu.h>
 
+#include "bench_util.h"
 #include "keyward/keyward.h"
 #include "se/tpm2/tpm2_internal.h"
 
 #define ROUNDS 4
-
-static double now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, size_t n)
-{
-    qsort(v, n, sizeof(*v), cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static int read_file(const char *path, uint8_t *buf, size_t size, size_t *len)
 {
@@ -69,7 +51,7 @@ static int run_keyward(const char *keyref, const uint8_t *hash, double *t, size_
         return -1;
     }
     for (size_t i = 0; i < n + 5; i++) {
-        double t0 = now_us();
+        double t0 = kw_now_us();
         st = psa_sign_hash(key, PSA_ALG_ECDSA(PSA_ALG_SHA_256), hash, 32, sig, sizeof(sig), &len);
         if (st != PSA_SUCCESS) {
             fprintf(stderr, "psa_sign_hash: %s %s\n", keyward_status_name(st), keyward_last_error());
@@ -77,7 +59,7 @@ static int run_keyward(const char *keyref, const uint8_t *hash, double *t, size_
             return -1;
         }
         if (i >= 5) {
-            t[i - 5] = now_us() - t0;
+            t[i - 5] = kw_now_us() - t0;
         }
     }
     psa_destroy_key(key);
@@ -145,12 +127,12 @@ static int run_direct(const kw_tpm2_keyfile_t *kf, const uint8_t *hash, double *
     }
     for (size_t i = 0; rc == 0 && i < n + 5; i++) {
         TPMT_SIGNATURE *sig = NULL;
-        double t0 = now_us();
+        double t0 = kw_now_us();
         rc = Esys_Sign(esys, key, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &digest, &scheme,
                        &ticket, &sig);
         Esys_Free(sig);
         if (i >= 5) {
-            t[i - 5] = now_us() - t0;
+            t[i - 5] = kw_now_us() - t0;
         }
     }
     if (rc != 0) {
@@ -216,8 +198,8 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    mk = median(tk, n);
-    md = median(td, n);
+    mk = kw_median(tk, n);
+    md = kw_median(td, n);
     printf("tpm2_sign: %zu ECDSA P-256 signatures each (%d alternating rounds), TCTI %s\n", n,
            ROUNDS, getenv("TPM2TOOLS_TCTI") ? getenv("TPM2TOOLS_TCTI") : "default");
     printf("  psa_sign_hash via keyward  median %8.1f us\n", mk);

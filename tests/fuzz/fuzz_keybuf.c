@@ -5,17 +5,12 @@
  * that feeds the target a deterministic stream of mutated inputs (ctest runs
  * it, under ASan + UBSan in the sanitizer build).
  */
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "fuzz_main.h"
 
 #include "core/keybuf.h"
 #include "keyward/backend.h"
 #include "keyward/keyward.h"
 #include "keyward/psa_driver.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -45,50 +40,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #if !defined(KW_LIBFUZZER)
-static uint64_t rng = 0x9e3779b97f4a7c15u;
-static uint32_t next(void)
+static void kw_fuzz_seeds(void (*add)(const uint8_t *, size_t))
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)rng;
-}
-
-int main(int argc, char **argv)
-{
-    long iterations = argc > 1 ? atol(argv[1]) : 200000;
-    uint8_t seed[64], buf[128];
+    uint8_t seed[64];
     const uint8_t ref[] = "pkcs11:token=t;object=o";
     keyward_keybuf_t kb = {1, PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_SECP_R1), 256, ref,
                            sizeof(ref) - 1};
-    size_t seed_len = 0;
+    size_t len = 0;
 
-    if (keyward_init() != PSA_SUCCESS ||
-        keyward_keybuf_write(&kb, seed, sizeof(seed), &seed_len) != PSA_SUCCESS) {
-        return 1;
+    if (keyward_keybuf_write(&kb, seed, sizeof(seed), &len) == PSA_SUCCESS) {
+        add(seed, len);
     }
-    for (long i = 0; i < iterations; i++) {
-        size_t len = seed_len;
-        memcpy(buf, seed, seed_len);
-        /* a few byte flips, then maybe a new length (truncate or extend) */
-        for (uint32_t m = next() % 4; m > 0; m--) {
-            buf[next() % seed_len] ^= (uint8_t)(1u << (next() % 8));
-        }
-        if (next() % 3 == 0) {
-            len = next() % sizeof(buf);
-            for (size_t j = seed_len; j < len; j++) {
-                buf[j] = (uint8_t)next();
-            }
-        }
-        /* hit the length field specifically */
-        if (next() % 5 == 0 && len >= 10) {
-            buf[8] = (uint8_t)next();
-            buf[9] = (uint8_t)(next() % 16);
-        }
-        LLVMFuzzerTestOneInput(buf, len);
+    kb.type = PSA_KEY_TYPE_RSA_KEY_PAIR;
+    kb.bits = 4096;
+    kb.backend = 3;
+    if (keyward_keybuf_write(&kb, seed, sizeof(seed), &len) == PSA_SUCCESS) {
+        add(seed, len);
     }
-    printf("fuzz_keybuf: %ld inputs, 1 passed, 0 failed\n", iterations);
-    mbedtls_psa_crypto_free();
-    return 0;
 }
 #endif
