@@ -193,37 +193,41 @@ static int step_selftest(void)
     return FW_EXIT_OK;
 }
 
-/* Reads a whole file through semihosting into the Mbed TLS heap. */
+/* Reads a whole PEM file through semihosting (at most 8 KiB) and parses it. */
+#define CRT_FILE_MAX 8192
 static int load_crt(mbedtls_x509_crt *crt, const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf;
-    long n;
-    int rc;
+    FILE *f = fopen(path, "r");
+    unsigned char *buf = NULL;
+    size_t n = 0, r;
+    int rc = -1;
 
-    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) <= 0 || n > 16384 ||
-        fseek(f, 0, SEEK_SET) != 0) {
-        if (f != NULL) {
-            fclose(f);
-        }
-        printf("fw: cannot read %s\n", path);
+    if (f == NULL) {
+        printf("fw: cannot open %s (semihosting)\n", path);
         return -1;
     }
-    buf = mbedtls_calloc(1, (size_t)n + 1);
-    if (buf == NULL || fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        fclose(f);
-        mbedtls_free(buf);
-        printf("fw: cannot read %s\n", path);
-        return -1;
+    buf = mbedtls_calloc(1, CRT_FILE_MAX + 1);
+    if (buf == NULL) {
+        printf("fw: %s: out of memory\n", path);
+        goto exit;
     }
-    fclose(f);
-    rc = mbedtls_x509_crt_parse(crt, buf, (size_t)n + 1);
-    mbedtls_free(buf);
+    while (n < CRT_FILE_MAX && (r = fread(buf + n, 1, CRT_FILE_MAX - n, f)) > 0) {
+        n += r;
+    }
+    if (n == 0 || n == CRT_FILE_MAX) {
+        printf("fw: %s: empty, unreadable or over %d bytes\n", path, CRT_FILE_MAX);
+        goto exit;
+    }
+    buf[n] = '\0';
+    rc = mbedtls_x509_crt_parse(crt, buf, n + 1);
     if (rc != 0) {
         printf("fw: %s: mbedtls_x509_crt_parse -0x%04x\n", path, (unsigned)-rc);
-        return -1;
+        rc = -1;
     }
-    return 0;
+exit:
+    fclose(f);
+    mbedtls_free(buf);
+    return rc;
 }
 
 static int net_send(void *ctx, const unsigned char *buf, size_t len)
