@@ -36,6 +36,7 @@ def group_of(src):
 
 def parse(path):
     sizes = defaultdict(lambda: defaultdict(int))  # group -> kind -> bytes
+    detail = []  # (group, input section, source, bytes)
     out_sizes = {}
     in_map = False
     out_sec = None
@@ -78,13 +79,19 @@ def parse(path):
                 else:
                     continue
                 sizes[group_of(src)][kind] += size
+                detail.append((group_of(src), insec, src, size))
                 continue
             pending = None
-    return sizes, out_sizes
+    return sizes, out_sizes, detail
 
 
 def main():
-    sizes, out = parse(sys.argv[1])
+    sizes, out, detail = parse(sys.argv[1])
+    if len(sys.argv) > 2 and sys.argv[2] == "--detail":
+        for g, sec, src, n in sorted(detail):
+            if g.startswith("keyward") or g.startswith("entropy"):
+                print(f"{g:40} {n:6} {sec} {src.split('/')[-1]}")
+        return
     flash = sum(out.get(s, 0) for s in FLASH_SECTIONS) + out.get(".data", 0)
     stack = out.get(".stack", 0)
     ram = out.get(".data", 0) + out.get(".bss", 0) + stack
