@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "board.h"
 #include "fw_entropy.h"
@@ -330,7 +331,14 @@ static int step_tls(mbedtls_x509_crt *ca, mbedtls_x509_crt *own)
     t0 = board_millis();
     while ((rc = mbedtls_ssl_handshake(&ssl)) != 0) {
         if (rc != MBEDTLS_ERR_SSL_WANT_READ && rc != MBEDTLS_ERR_SSL_WANT_WRITE) {
+            uint32_t flags = mbedtls_ssl_get_verify_result(&ssl);
             tls_fail("handshake failed", rc);
+            if (rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
+                printf("fw: server certificate rejected: flags 0x%lx%s%s%s\n", (unsigned long)flags,
+                       (flags & MBEDTLS_X509_BADCERT_EXPIRED) ? ", expired" : "",
+                       (flags & MBEDTLS_X509_BADCERT_FUTURE) ? ", not yet valid" : "",
+                       (flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED) ? ", not trusted" : "");
+            }
             goto exit;
         }
     }
@@ -379,6 +387,21 @@ exit:
     return ret;
 }
 
+/* Certificate validity is checked against this clock: newlib's time() is
+ * semihosting SYS_TIME, the host's clock. */
+static void print_clock(void)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+
+    if (now == (time_t)-1 || gmtime_r(&now, &tm) == NULL) {
+        printf("fw: clock: unavailable (semihosting SYS_TIME failed)\n");
+        return;
+    }
+    printf("fw: clock (semihosting): %04d-%02d-%02d %02d:%02d:%02d UTC\n", tm.tm_year + 1900,
+           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
 int main(void)
 {
     mbedtls_x509_crt ca, own;
@@ -390,6 +413,7 @@ int main(void)
     printf("fw: keyward firmware on %s, Mbed TLS %s\n", "mps2-an386 (Cortex-M4F)",
            MBEDTLS_VERSION_STRING);
     mbedtls_memory_buffer_alloc_init(heap_pool, sizeof(heap_pool));
+    print_clock();
     mbedtls_x509_crt_init(&ca);
     mbedtls_x509_crt_init(&own);
 

@@ -7,6 +7,8 @@
 #                           (self-test + handshake) and its RNG seeded the DRBG
 #   mcu.sh watchdog-once    the chip's watchdog fires once during Sign: the driver's
 #                           retry recovers and the handshake still succeeds
+#   mcu.sh expired          the server's certificate expired in 2020: the firmware's
+#                           clock (semihosting) makes it refuse it: exit 7
 #   mcu.sh nochip           no chip on the bus (every wake lost): exit 3, no hang
 #   mcu.sh silent           nothing answers on the wire at all: exit 3, no hang
 #   mcu.sh crc              every Info reply has a wrong CRC: exit 4
@@ -130,6 +132,40 @@ watchdog-once)
     w1=$(emu_stat watchdog_expiries)
     [ "$w1" -gt "$w0" ] || { echo "FAIL: the watchdog fault did not fire ($w0 -> $w1)"; exit 1; }
     echo "ok   the firmware recovered from $((w1 - w0)) watchdog expiry"
+    ;;
+expired)
+    # Same CA, a server certificate valid only in January 2020 (openssl ca
+    # can set the dates; openssl x509 cannot backdate).
+    provisioned_chip
+    O=$T/old
+    mkdir -p "$O/newcerts" && : >"$O/index.txt" && echo 01 >"$O/serial" || exit 1
+    cat >"$O/ca.cnf" <<EOC
+[ ca ]
+default_ca = old
+[ old ]
+dir = $O
+database = $O/index.txt
+new_certs_dir = $O/newcerts
+serial = $O/serial
+default_md = sha256
+policy = any
+[ any ]
+commonName = supplied
+EOC
+    if ! { openssl req -new -key "$T/server.key" -subj /CN=localhost -out "$O/server.csr" &&
+        openssl ca -batch -notext -config "$O/ca.cnf" -cert "$T/ca.pem" -keyfile "$T/ca.key" \
+            -in "$O/server.csr" -startdate 20200101000000Z -enddate 20200201000000Z \
+            -extfile "$T/ca-ext.cnf" -extensions v3_server -out "$O/server.pem"; } \
+            >"$O/ca.log" 2>&1; then
+        echo "FAIL: could not issue the expired certificate"; cat "$O/ca.log"; exit 1
+    fi
+    cp "$T/ca.pem" "$T/server.key" "$O/" || exit 1
+    port=$(kw_free_port) || exit 1
+    kw_start_server openssl "$O" "$port" 1.3 || exit 1
+    fw_boot "tcp:127.0.0.1:$port"
+    expect_fail 7 "server certificate rejected: .*, expired" &&
+        grep -q "^fw: clock (semihosting): $(date -u +%Y-%m-%d)" "$T/fw.out" ||
+        { echo "FAIL: the firmware's clock is not today's date"; show; exit 1; }
     ;;
 nochip)
     provisioned_chip --fault 'wake:*:lostwake'
