@@ -112,7 +112,9 @@ def main():
     h = sizes.get("keyward HAL (firmware I2C over UART)", {})
     print(f"  {'= keyward + HAL':40} {t + h.get('text', 0):8} {d + h.get('data', 0):6} "
           f"{b + h.get('bss', 0):7}")
-    print("  (.bss of the application includes Mbed TLS's static heap pool)")
+    pool = sum(n for _, sec, _, n in detail if sec == ".bss.heap_pool")
+    print(f"  (the application's .bss holds Mbed TLS's heap pool, {pool} B: the handshake's"
+          " peak use is printed by the firmware at run time, as is the stack's high-water mark)")
 
 
 if __name__ == "__main__":
