@@ -33,7 +33,11 @@ static int transfer(fw_i2c_uart_t *b, uint8_t op, uint8_t addr, const uint8_t *o
     if (req_len > KW_SOCK_MAX_PAYLOAD) {
         return KEYWARD_I2C_ERROR;
     }
-    uart_drain(b->uart);
+    if (b->drained != b->timeouts) {
+        /* Only a timed-out reply can leave bytes behind: drop them. */
+        uart_drain(b->uart);
+        b->drained = b->timeouts;
+    }
     hdr[0] = op;
     hdr[1] = addr;
     hdr[2] = (uint8_t)(req_len & 0xFFu);

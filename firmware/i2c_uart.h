@@ -17,6 +17,7 @@ typedef struct {
     uint32_t uart;       /* UART base address */
     uint32_t timeout_ms; /* per reply byte; beyond it the bus is broken */
     uint32_t timeouts;   /* replies that never came (a chip, or a bus, gone) */
+    uint32_t drained;    /* timeouts already followed by a drain */
 } fw_i2c_uart_t;
 
 extern const keyward_i2c_class_t fw_i2c_uart_class;
