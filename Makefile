@@ -8,7 +8,7 @@ ifneq ($(MBEDTLS_SOURCE_DIR),)
 CMAKE_FLAGS += -DMBEDTLS_SOURCE_DIR=$(MBEDTLS_SOURCE_DIR)
 endif
 
-.PHONY: all deps build demo test test-asan check bench footprint clean
+.PHONY: all deps build demo test test-asan check bench footprint firmware clean
 
 all: build
 
@@ -38,6 +38,12 @@ check: test test-asan
 
 bench: build
 	@scripts/bench.sh $(BUILD)
+
+# The QEMU Cortex-M4 firmware (built by `build` when the toolchain is
+# installed): its flash/RAM figures, then its tests (ctest label mcu).
+firmware: build
+	@cat $(BUILD)/firmware/footprint.txt
+	ctest --test-dir $(BUILD) --output-on-failure -L mcu -j$(JOBS) --timeout 300
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN)
