@@ -87,7 +87,7 @@ typedef struct {
     int fd;
     int64_t run_deadline;   /* --max-time, counted from the start */
     int64_t phase_deadline; /* --connect-timeout, then the close_notify wait */
-    const char *phase_name; /* what phase_deadline is, for messages */
+    char phase_name[48];    /* what phase_deadline is, for messages */
     int expired;            /* 1: run deadline, 2: phase deadline */
     int interrupted;        /* a signal ended a wait */
     int reset;              /* ECONNRESET / EPIPE */
@@ -885,7 +885,7 @@ static int tls_handshake(const opts_t *o, client_t *cl, conn_t *c)
     }
     /* The connect timeout covers DNS, TCP and the handshake (as curl's does). */
     c->phase_deadline = KWC_NO_DEADLINE;
-    c->phase_name = NULL;
+    c->phase_name[0] = '\0';
     return 0;
 }
 
@@ -948,7 +948,7 @@ static int tls_check_close(const opts_t *o, client_t *cl, conn_t *c)
     int rc, went_on = 0;
 
     c->phase_deadline = now_ms() + KWC_VERDICT_WAIT_MS;
-    c->phase_name = "the wait for the server's verdict";
+    snprintf(c->phase_name, sizeof(c->phase_name), "the %d ms verdict wait", KWC_VERDICT_WAIT_MS);
     for (;;) {
         rc = mbedtls_ssl_read(&cl->ssl, buf, sizeof(buf));
         if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
@@ -960,14 +960,15 @@ static int tls_check_close(const opts_t *o, client_t *cl, conn_t *c)
     if (!went_on && !(rc == MBEDTLS_ERR_SSL_TIMEOUT && c->expired == KWC_EXPIRED_PHASE)) {
         return fail_after_handshake(o, c, rc, "waiting for the server's verdict");
     }
-    if (o->verbose) {
-        fprintf(stderr, went_on ? "* the server went on after the handshake\n"
-                                : "* the server kept the connection open for %d ms\n",
-                KWC_VERDICT_WAIT_MS);
+    if (o->verbose && went_on) {
+        fprintf(stderr, "* the server went on after the handshake\n");
+    } else if (o->verbose) {
+        fprintf(stderr, "* the server kept the connection open for %d ms\n", KWC_VERDICT_WAIT_MS);
     }
     c->expired = 0;
     c->phase_deadline = now_ms() + KWC_CLOSE_WAIT_MS;
-    c->phase_name = "the close_notify wait";
+    snprintf(c->phase_name, sizeof(c->phase_name), "the %d ms close_notify wait",
+             KWC_CLOSE_WAIT_MS);
     rc = mbedtls_ssl_close_notify(&cl->ssl);
     if (rc != 0) {
         return fail_after_handshake(o, c, rc, "sending close_notify");
@@ -1225,7 +1226,7 @@ static int https_get(const opts_t *o, client_t *cl, conn_t *c)
     if (rc > 0 || rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
         /* Best effort, bounded: the answer is in. */
         c->phase_deadline = now_ms() + KWC_CLOSE_WAIT_MS;
-        c->phase_name = "the close_notify send";
+        snprintf(c->phase_name, sizeof(c->phase_name), "the close_notify send");
         mbedtls_ssl_close_notify(&cl->ssl);
     }
     return ret;
@@ -1247,7 +1248,8 @@ static int run(const opts_t *o, client_t *cl, conn_t *c)
         return ret;
     }
     c->phase_deadline = now_ms() + o->connect_timeout_ms;
-    c->phase_name = "--connect-timeout";
+    snprintf(c->phase_name, sizeof(c->phase_name), "--connect-timeout %.3g s",
+             (double)o->connect_timeout_ms / 1000.0);
     if ((ret = tcp_connect(o, c)) != 0) {
         return ret;
     }
