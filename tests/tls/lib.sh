@@ -424,13 +424,23 @@ _kw_write_mosquitto_conf() {
         printf 'listener %s 127.0.0.1\n' "$port"
         printf 'cafile %s\ncertfile %s\nkeyfile %s\n' "$dir/ca.pem" "$dir/server.pem" "$dir/server.key"
         printf 'require_certificate true\nuse_identity_as_username true\n'
-        # tls_version is a minimum in mosquitto 2.x; an empty TLS 1.3 suite list caps it at 1.2
+        # tls_version is a minimum in mosquitto 2.x (the maximum for 1.2: $sd/openssl.cnf)
         case $tlsver in
-            1.2) printf 'tls_version tlsv1.2\nciphers_tls1.3 \n' ;;
+            1.2) printf 'tls_version tlsv1.2\n' ;;
             1.3) printf 'tls_version tlsv1.3\n' ;;
         esac
         for d in "$@"; do printf '%s\n' "$d"; done
     } > "$sd/mosquitto.conf"
+    # OpenSSL's own configuration caps the protocol: mosquitto has no maximum-version option
+    cat > "$sd/openssl.cnf" <<EOF
+openssl_conf = openssl_init
+[openssl_init]
+ssl_conf = ssl_sect
+[ssl_sect]
+system_default = system_default_sect
+[system_default_sect]
+MaxProtocol = TLSv1.$([ "$tlsver" = 1.2 ] && echo 2 || echo 3)
+EOF
 }
 
 # kw_start_server KIND DIR PORT [TLSVER [EXTRA...]]
@@ -517,7 +527,7 @@ kw_start_server() {
         _kw_need mosquitto || return 1
         _kw_write_mosquitto_conf "$sd" "$dir" "$port" "$tlsver" "$@" || return 1
         set --   # extra args went into the config
-        cmd=(mosquitto -c "$sd/mosquitto.conf")
+        cmd=(env "OPENSSL_CONF=$sd/openssl.cnf" mosquitto -c "$sd/mosquitto.conf")
         ;;
     mbedtls)
         if [ -z "${KW_SSL_SERVER2:-}" ]; then
