@@ -182,8 +182,22 @@ if want files; then
     expect "--cacert directory -> 58" 58 "CA certificate $T/adir: not a regular file" 5 --cacert "$T/adir" --cert "$T/k.crt" --key "file:$T/k.key" $u
     expect "file: key directory -> 58" 58 "software key $T/adir: not a regular file" 5 --cacert "$T/ca/ca.pem" --cert "$T/k.crt" --key "file:$T/adir" $u
     expect "--cert missing -> 58" 58 "client certificate $T/nonexistent: No such file" 5 --cacert "$T/ca/ca.pem" --cert "$T/nonexistent" --key "file:$T/k.key" $u
+    expect "file: key missing -> 58" 58 "cannot open key file:$T/nonexistent: PSA_ERROR_DOES_NOT_EXIST: .*No such file" 5 --cacert "$T/ca/ca.pem" --cert "$T/k.crt" --key "file:$T/nonexistent" $u
     # Mbed TLS's own words, not a bare hex code
     expect "--cert garbage -> 58" 58 "client certificate $T/garbage.pem: [A-Z0-9]+ - [A-Za-z]" 5 --cacert "$T/ca/ca.pem" --cert "$T/garbage.pem" --key "file:$T/k.key" $u
+    # RSA: the matching key passes the check (and reaches the connect: 7), another key of the
+    # same size does not
+    for r in r1 r2; do
+        openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T/$r.key" 2>/dev/null || exit 1
+    done
+    openssl pkey -in "$T/r1.key" -pubout -out "$T/r1.pub" || exit 1
+    kw_issue_cert "$T/ca" "$T/r1.pub" "/CN=kw-rsa/O=keyward tests" "$T/r1.crt" || exit 1
+    expect "RSA certificate with its key -> past the check (7)" 7 "cannot connect" 5 \
+        --cacert "$T/ca/ca.pem" --cert "$T/r1.crt" --key "file:$T/r1.key" $u
+    expect "RSA certificate with another RSA-2048 key -> 58" 58 "does not match the key file:$T/r2.key.*not the key's public key" 5 \
+        --cacert "$T/ca/ca.pem" --cert "$T/r1.crt" --key "file:$T/r2.key" $u
+    expect "EC certificate with an RSA key -> 58" 58 "holds an EC P-256 public key, the key is RSA-2048" 5 \
+        --cacert "$T/ca/ca.pem" --cert "$T/k.crt" --key "file:$T/r2.key" $u
     expect "certificate of another key -> 58" 58 "client certificate $T/k.crt does not match the key file:$T/k2.key" 5 \
         --cacert "$T/ca/ca.pem" --cert "$T/k.crt" --key "file:$T/k2.key" $u
 fi
