@@ -7,7 +7,9 @@
  *                  --cert CERT.pem --key KEYREF URL
  *
  * URL: https://host:port/path (GET, body to stdout) or tls://host:port
- * (handshake, then close_notify and the server's answer).
+ * (handshake, then the server's verdict on the certificate and close_notify).
+ * Modules: client/net.c (deadlines, lookup, connect, BIO callbacks),
+ * client/http.c (the response parser), client/report.c (messages).
  *
  * Exit status (curl's numbers where one fits; README "Exit status"):
  *   0 success, 1 other failure, 2 usage, 6 cannot resolve the host,
@@ -19,58 +21,32 @@
  *   mismatched), 130/143 interrupted by SIGINT/SIGTERM.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <math.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "keyward/keyward.h"
 #include "keyward/tls.h"
 #include "mbedtls/debug.h"
 #include "mbedtls/error.h"
-#include "mbedtls/net_sockets.h"
 #include "mbedtls/pk.h"
 #include "mbedtls/psa_util.h"
 #include "mbedtls/ssl.h"
 #include "mbedtls/ssl_ciphersuites.h"
 #include "mbedtls/x509_crt.h"
+#include "client/client.h"
+#include "client/http.h"
+#include "client/net.h"
 #include "signals.h"
-
-enum {
-    KWC_EXIT_OK = 0,
-    KWC_EXIT_FAILURE = 1,
-    KWC_EXIT_USAGE = 2,
-    KWC_EXIT_RESOLVE = 6,
-    KWC_EXIT_CONNECT = 7,
-    KWC_EXIT_PARTIAL = 18,
-    KWC_EXIT_HTTP = 22,
-    KWC_EXIT_TIMEOUT = 28,
-    KWC_EXIT_TLS = 35,
-    KWC_EXIT_SEND = 55,
-    KWC_EXIT_RECV = 56,
-    KWC_EXIT_LOCAL_CERT = 58,
-};
 
 /* How long tls:// waits for the server's verdict on the certificate, then
  * for its answer to close_notify. */
 #define KWC_VERDICT_WAIT_MS 1000
 #define KWC_CLOSE_WAIT_MS 1000
-#define KWC_NO_DEADLINE INT64_MAX
 
 typedef struct {
     int verbose;
@@ -81,20 +57,6 @@ typedef struct {
     int https;
     int64_t connect_timeout_ms, max_time_ms;
 } opts_t;
-
-/* The socket and the deadlines every wait on it is bounded by. */
-typedef struct {
-    int fd;
-    int64_t run_deadline;   /* --max-time, counted from the start */
-    int64_t phase_deadline; /* --connect-timeout, then the close_notify wait */
-    char phase_name[48];    /* what phase_deadline is, for messages */
-    int expired;            /* 1: run deadline, 2: phase deadline */
-    int interrupted;        /* a signal ended a wait */
-    int reset;              /* ECONNRESET / EPIPE */
-    int os_errno;           /* another socket error */
-} conn_t;
-
-enum { KWC_EXPIRED_RUN = 1, KWC_EXPIRED_PHASE = 2 };
 
 typedef struct {
     mbedtls_ssl_context ssl;
@@ -111,41 +73,36 @@ static int last_alert = -1;
 
 /* ------------------------------------------------------------------ messages */
 
-static int fail(int code, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-
-static int fail(int code, const char *fmt, ...)
-{
-    va_list ap;
-    fputs("keyward-client: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return code;
-}
-
 static const char *alert_name(int desc)
 {
     static const struct {
         int desc;
         const char *name;
     } names[] = {
-        {0, "close_notify"},          {10, "unexpected_message"},
-        {20, "bad_record_mac"},       {22, "record_overflow"},
-        {40, "handshake_failure"},    {42, "bad_certificate"},
-        {43, "unsupported_certificate"}, {44, "certificate_revoked"},
-        {45, "certificate_expired"},  {46, "certificate_unknown"},
-        {47, "illegal_parameter"},    {48, "unknown_ca"},
-        {49, "access_denied"},        {50, "decode_error"},
-        {51, "decrypt_error"},        {70, "protocol_version"},
-        {71, "insufficient_security"}, {80, "internal_error"},
-        {86, "inappropriate_fallback"}, {90, "user_canceled"},
-        {109, "missing_extension"},   {110, "unsupported_extension"},
-        {112, "unrecognized_name"},   {116, "certificate_required"},
+        {0, "close_notify"},
+        {10, "unexpected_message"},
+        {20, "bad_record_mac"},
+        {22, "record_overflow"},
+        {40, "handshake_failure"},
+        {42, "bad_certificate"},
+        {43, "unsupported_certificate"},
+        {44, "certificate_revoked"},
+        {45, "certificate_expired"},
+        {46, "certificate_unknown"},
+        {47, "illegal_parameter"},
+        {48, "unknown_ca"},
+        {49, "access_denied"},
+        {50, "decode_error"},
+        {51, "decrypt_error"},
+        {70, "protocol_version"},
+        {71, "insufficient_security"},
+        {80, "internal_error"},
+        {86, "inappropriate_fallback"},
+        {90, "user_canceled"},
+        {109, "missing_extension"},
+        {110, "unsupported_extension"},
+        {112, "unrecognized_name"},
+        {116, "certificate_required"},
         {120, "no_application_protocol"},
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -165,11 +122,12 @@ static int alert_is_about_client_cert(int desc)
 static int fail_alert(const char *when)
 {
     if (last_alert < 0) {
-        return fail(KWC_EXIT_TLS, "the server sent a fatal alert %s", when);
+        return kwc_fail(KWC_EXIT_TLS, "the server sent a fatal alert %s", when);
     }
-    return fail(KWC_EXIT_TLS, "the server sent the fatal alert %s (%d) %s%s", alert_name(last_alert),
-                last_alert, when,
-                alert_is_about_client_cert(last_alert) ? ": it rejected the client certificate" : "");
+    return kwc_fail(KWC_EXIT_TLS, "the server sent the fatal alert %s (%d) %s%s",
+                    alert_name(last_alert), last_alert, when,
+                    alert_is_about_client_cert(last_alert) ? ": it rejected the client certificate"
+                                                           : "");
 }
 
 static int fail_mbedtls(int code, const char *what, int ret)
@@ -182,13 +140,6 @@ static int fail_mbedtls(int code, const char *what, int ret)
     }
     fputc('\n', stderr);
     return code;
-}
-
-static int fail_signal(void)
-{
-    int sig = kw_signals_caught();
-    return fail(kw_signals_exit_status(sig), "interrupted by %s",
-                sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal");
 }
 
 /* The KEYREF as messages show it: values of secret attributes (PINs, TPM
@@ -340,7 +291,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
         } else if ((strcmp(a, "--tls-max") == 0 || strcmp(a, "--tls-min") == 0) && v != NULL) {
             int ver = parse_version(v);
             if (ver < 0) {
-                return fail(KWC_EXIT_USAGE, "%s takes 1.2 or 1.3, not '%s'", a, v);
+                return kwc_fail(KWC_EXIT_USAGE, "%s takes 1.2 or 1.3, not '%s'", a, v);
             }
             *(strcmp(a, "--tls-max") == 0 ? &o->tls_max : &o->tls_min) = ver;
             i++;
@@ -348,8 +299,8 @@ static int parse_args(int argc, char **argv, opts_t *o)
                    v != NULL) {
             int64_t *ms = strcmp(a, "--max-time") == 0 ? &o->max_time_ms : &o->connect_timeout_ms;
             if (parse_seconds(v, ms) != 0) {
-                return fail(KWC_EXIT_USAGE, "%s takes seconds (> 0, at most 1000000), not '%s'",
-                            a, v);
+                return kwc_fail(KWC_EXIT_USAGE, "%s takes seconds (> 0, at most 1000000), not '%s'",
+                                a, v);
             }
             i++;
         } else if (strcmp(a, "--cacert") == 0 && v != NULL) {
@@ -364,280 +315,24 @@ static int parse_args(int argc, char **argv, opts_t *o)
         } else if (a[0] != '-' && o->url == NULL) {
             o->url = a;
         } else {
-            fail(KWC_EXIT_USAGE, "unknown or incomplete option '%s'", a);
+            kwc_fail(KWC_EXIT_USAGE, "unknown or incomplete option '%s'", a);
             usage();
             return KWC_EXIT_USAGE;
         }
     }
     if (o->cacert == NULL || o->cert == NULL || o->key == NULL || o->url == NULL) {
-        fail(KWC_EXIT_USAGE, "--cacert, --cert, --key and a URL are required");
+        kwc_fail(KWC_EXIT_USAGE, "--cacert, --cert, --key and a URL are required");
         usage();
         return KWC_EXIT_USAGE;
     }
     if (o->tls_min != 0 && o->tls_max != 0 && o->tls_min > o->tls_max) {
-        return fail(KWC_EXIT_USAGE, "--tls-min is above --tls-max");
+        return kwc_fail(KWC_EXIT_USAGE, "--tls-min is above --tls-max");
     }
     if (parse_url(o) != 0) {
-        return fail(KWC_EXIT_USAGE, "bad URL '%s' (https://host:port/path or tls://host:port)",
-                    o->url);
+        return kwc_fail(KWC_EXIT_USAGE, "bad URL '%s' (https://host:port/path or tls://host:port)",
+                        o->url);
     }
     return -1;
-}
-
-/* ------------------------------------------------------------------ clock and waits */
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-enum { KWC_WAIT_READY, KWC_WAIT_TIMEOUT, KWC_WAIT_SIGNAL };
-
-/* Waits until fd is ready for events (fd -1: only waits), a deadline passes
- * or a signal comes.  Records which deadline expired in c->expired. */
-static int wait_fd(conn_t *c, int fd, short events)
-{
-    for (;;) {
-        struct pollfd p[2] = {{.fd = kw_signals_fd(), .events = POLLIN},
-                              {.fd = fd, .events = events}};
-        int64_t end = c->run_deadline < c->phase_deadline ? c->run_deadline : c->phase_deadline;
-        int64_t left = end - now_ms();
-        int n;
-
-        if (kw_signals_caught() != 0) {
-            c->interrupted = 1;
-            return KWC_WAIT_SIGNAL;
-        }
-        if (left <= 0) {
-            c->expired = c->run_deadline <= c->phase_deadline ? KWC_EXPIRED_RUN : KWC_EXPIRED_PHASE;
-            return KWC_WAIT_TIMEOUT;
-        }
-        n = poll(p, fd >= 0 ? 2 : 1, left > INT_MAX ? INT_MAX : (int)left);
-        if (n < 0 && errno != EINTR) {
-            return KWC_WAIT_READY; /* the I/O call that follows reports the error */
-        }
-        if (n > 0 && (p[1].revents != 0) && kw_signals_caught() == 0) {
-            return KWC_WAIT_READY;
-        }
-    }
-}
-
-/* Messages for an expired deadline or a signal; 0 if neither happened. */
-static int fail_wait(const opts_t *o, const conn_t *c, const char *during)
-{
-    if (c->interrupted || kw_signals_caught() != 0) {
-        return fail_signal();
-    }
-    if (c->expired == KWC_EXPIRED_RUN) {
-        return fail(KWC_EXIT_TIMEOUT, "timed out %s: --max-time %.3g s reached", during,
-                    (double)o->max_time_ms / 1000.0);
-    }
-    if (c->expired == KWC_EXPIRED_PHASE) {
-        return fail(KWC_EXIT_TIMEOUT, "timed out %s: %s reached", during, c->phase_name);
-    }
-    return 0;
-}
-
-/* ------------------------------------------------------------------ BIO callbacks */
-
-/* Mbed TLS's own net callbacks either block without limit or restart their
- * timeout at every byte (a server trickling one byte every 2 s kept a
- * handshake going for minutes).  These wait on the run's deadlines. */
-static int bio_send(void *ctx, const unsigned char *buf, size_t len)
-{
-    conn_t *c = ctx;
-    if (len > INT_MAX) {
-        len = INT_MAX;
-    }
-    for (;;) {
-        ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n >= 0) {
-            return (int)n;
-        }
-        if (errno == EINTR) {
-            continue;
-        }
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            int w = wait_fd(c, c->fd, POLLOUT);
-            if (w == KWC_WAIT_TIMEOUT) {
-                return MBEDTLS_ERR_SSL_TIMEOUT;
-            }
-            if (w == KWC_WAIT_SIGNAL) {
-                return MBEDTLS_ERR_NET_SEND_FAILED;
-            }
-            continue;
-        }
-        if (errno == EPIPE || errno == ECONNRESET) {
-            c->reset = 1;
-            return MBEDTLS_ERR_NET_CONN_RESET;
-        }
-        c->os_errno = errno;
-        return MBEDTLS_ERR_NET_SEND_FAILED;
-    }
-}
-
-static int bio_recv(void *ctx, unsigned char *buf, size_t len)
-{
-    conn_t *c = ctx;
-    if (len > INT_MAX) {
-        len = INT_MAX;
-    }
-    for (;;) {
-        int w = wait_fd(c, c->fd, POLLIN);
-        ssize_t n;
-        if (w == KWC_WAIT_TIMEOUT) {
-            return MBEDTLS_ERR_SSL_TIMEOUT;
-        }
-        if (w == KWC_WAIT_SIGNAL) {
-            return MBEDTLS_ERR_NET_RECV_FAILED;
-        }
-        n = recv(c->fd, buf, len, MSG_DONTWAIT);
-        if (n >= 0) {
-            return (int)n;
-        }
-        if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) {
-            continue;
-        }
-        if (errno == ECONNRESET || errno == EPIPE) {
-            c->reset = 1;
-            return MBEDTLS_ERR_NET_CONN_RESET;
-        }
-        c->os_errno = errno;
-        return MBEDTLS_ERR_NET_RECV_FAILED;
-    }
-}
-
-/* ------------------------------------------------------------------ resolve and connect */
-
-/* getaddrinfo() has no timeout: it runs in a thread the run can walk away
- * from.  A job given up on stays referenced here (the thread still writes to
- * it) until the process exits. */
-typedef struct {
-    char host[256], port[8];
-    struct addrinfo *res;
-    int rc;
-    int done[2];
-} resolve_job_t;
-
-static resolve_job_t *abandoned_job;
-
-static void *resolve_thread(void *arg)
-{
-    resolve_job_t *j = arg;
-    struct addrinfo hints;
-    ssize_t n;
-
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    j->rc = getaddrinfo(j->host, j->port, &hints, &j->res);
-    n = write(j->done[1], "", 1);
-    (void)n;
-    return NULL;
-}
-
-static int resolve(const opts_t *o, conn_t *c, struct addrinfo **res)
-{
-    struct addrinfo hints;
-    resolve_job_t *j;
-    pthread_t th;
-    int w, rc;
-
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
-    if (getaddrinfo(o->host, o->port, &hints, res) == 0) {
-        return 0; /* an address: nothing to look up */
-    }
-    j = calloc(1, sizeof(*j));
-    if (j == NULL || pipe(j->done) != 0) {
-        free(j);
-        return fail(KWC_EXIT_FAILURE, "out of memory or descriptors");
-    }
-    snprintf(j->host, sizeof(j->host), "%s", o->host);
-    snprintf(j->port, sizeof(j->port), "%s", o->port);
-    if (pthread_create(&th, NULL, resolve_thread, j) != 0) {
-        close(j->done[0]);
-        close(j->done[1]);
-        free(j);
-        return fail(KWC_EXIT_FAILURE, "cannot start the resolver thread");
-    }
-    w = wait_fd(c, j->done[0], POLLIN);
-    if (w != KWC_WAIT_READY) {
-        pthread_detach(th);
-        abandoned_job = j;
-        return fail_wait(o, c, "resolving the host name");
-    }
-    pthread_join(th, NULL);
-    close(j->done[0]);
-    close(j->done[1]);
-    rc = j->rc;
-    *res = j->res;
-    free(j);
-    if (rc != 0) {
-        return fail(KWC_EXIT_RESOLVE, "cannot resolve %s: %s", o->host, gai_strerror(rc));
-    }
-    return 0;
-}
-
-/* Non-blocking connect to each address in turn, bounded by the deadlines. */
-static int tcp_connect(const opts_t *o, conn_t *c)
-{
-    struct addrinfo *res = NULL, *ai;
-    int ret, last_errno = ECONNREFUSED;
-
-    if ((ret = resolve(o, c, &res)) != 0) {
-        return ret;
-    }
-    ret = KWC_EXIT_CONNECT;
-    for (ai = res; ai != NULL; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                        ai->ai_protocol);
-        int err = 0, w;
-        socklen_t len = sizeof(err);
-
-        if (fd < 0) {
-            last_errno = errno;
-            continue;
-        }
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-            if (errno != EINPROGRESS) {
-                last_errno = errno;
-                close(fd);
-                continue;
-            }
-            w = wait_fd(c, fd, POLLOUT);
-            if (w != KWC_WAIT_READY) {
-                close(fd);
-                ret = fail_wait(o, c, "connecting");
-                goto exit;
-            }
-            if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
-                err = errno;
-            }
-            if (err != 0) {
-                last_errno = err;
-                close(fd);
-                continue;
-            }
-        }
-        {
-            /* handshake records go out one write each: don't let Nagle hold them */
-            int one = 1;
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        }
-        c->fd = fd;
-        ret = 0;
-        goto exit;
-    }
-    ret = fail(KWC_EXIT_CONNECT, "cannot connect to %s port %s: %s", o->host, o->port,
-               strerror(last_errno));
-exit:
-    freeaddrinfo(res);
-    return ret;
 }
 
 /* ------------------------------------------------------------------ Mbed TLS version specifics */
@@ -658,7 +353,7 @@ static void client_conf_rng(mbedtls_ssl_config *conf)
  * them (4.x always reports them). */
 static void client_conf_report_tickets(mbedtls_ssl_config *conf)
 {
-#if MBEDTLS_VERSION_MAJOR == 3 && defined(MBEDTLS_SSL_SESSION_TICKETS) && \
+#if MBEDTLS_VERSION_MAJOR == 3 && defined(MBEDTLS_SSL_SESSION_TICKETS) &&                          \
     defined(MBEDTLS_SSL_PROTO_TLS1_3)
     mbedtls_ssl_conf_tls13_enable_signal_new_session_tickets(
         conf, MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED);
@@ -675,10 +370,10 @@ static int check_regular_file(const char *what, const char *path)
 {
     struct stat st;
     if (stat(path, &st) != 0) {
-        return fail(KWC_EXIT_LOCAL_CERT, "cannot load %s %s: %s", what, path, strerror(errno));
+        return kwc_fail(KWC_EXIT_LOCAL_CERT, "cannot load %s %s: %s", what, path, strerror(errno));
     }
     if (!S_ISREG(st.st_mode)) {
-        return fail(KWC_EXIT_LOCAL_CERT, "cannot load %s %s: not a regular file", what, path);
+        return kwc_fail(KWC_EXIT_LOCAL_CERT, "cannot load %s %s: not a regular file", what, path);
     }
     return 0;
 }
@@ -694,11 +389,12 @@ static int load_cert_file(mbedtls_x509_crt *crt, const char *what, const char *p
     rc = mbedtls_x509_crt_parse_file(crt, path);
     if (rc != 0) {
         if (rc > 0) { /* some certificates of a bundle parsed, rc did not */
-            return fail(KWC_EXIT_LOCAL_CERT, "cannot load %s %s: %d certificate(s) in it unreadable",
-                        what, path, rc);
+            return kwc_fail(KWC_EXIT_LOCAL_CERT,
+                            "cannot load %s %s: %d certificate(s) in it unreadable", what, path,
+                            rc);
         }
         mbedtls_strerror(rc, buf, sizeof(buf));
-        return fail(KWC_EXIT_LOCAL_CERT, "cannot load %s %s: %s", what, path, buf);
+        return kwc_fail(KWC_EXIT_LOCAL_CERT, "cannot load %s %s: %s", what, path, buf);
     }
     return 0;
 }
@@ -718,16 +414,16 @@ static int load_credentials(const opts_t *o, client_t *cl)
     status = keyward_key_open(o->key, &cl->key);
     if (status != PSA_SUCCESS) {
         cl->key = 0;
-        return fail(KWC_EXIT_LOCAL_CERT, "cannot open key %s: %s%s%s",
-                    keyref_shown(o->key, shown, sizeof(shown)), keyward_status_name(status),
-                    keyward_last_error()[0] ? ": " : "", keyward_last_error());
+        return kwc_fail(KWC_EXIT_LOCAL_CERT, "cannot open key %s: %s%s%s",
+                        keyref_shown(o->key, shown, sizeof(shown)), keyward_status_name(status),
+                        keyward_last_error()[0] ? ": " : "", keyward_last_error());
     }
     status = keyward_tls_check_pair(&cl->crt, cl->key);
     if (status != PSA_SUCCESS) {
-        return fail(KWC_EXIT_LOCAL_CERT, "the client certificate %s does not match the key %s: %s%s%s",
-                    o->cert, keyref_shown(o->key, shown, sizeof(shown)),
-                    keyward_status_name(status), keyward_last_error()[0] ? ": " : "",
-                    keyward_last_error());
+        return kwc_fail(KWC_EXIT_LOCAL_CERT,
+                        "the client certificate %s does not match the key %s: %s%s%s", o->cert,
+                        keyref_shown(o->key, shown, sizeof(shown)), keyward_status_name(status),
+                        keyward_last_error()[0] ? ": " : "", keyward_last_error());
     }
     if ((rc = client_pk_from_key(&cl->pk, cl->key)) != 0) {
         return fail_mbedtls(KWC_EXIT_LOCAL_CERT, "wrapping the key for Mbed TLS", rc);
@@ -751,8 +447,8 @@ static void debug_cb(void *ctx, int level, const char *file, int line, const cha
         tls13_sigalg[strcspn(tls13_sigalg, "\r\n")] = '\0';
     }
     p = strstr(msg, "got an alert message, type: [");
-    if (p != NULL && sscanf(p, "got an alert message, type: [%u:%u]", &alert_level,
-                            &alert_desc) == 2) {
+    if (p != NULL &&
+        sscanf(p, "got an alert message, type: [%u:%u]", &alert_level, &alert_desc) == 2) {
         last_alert = (int)alert_desc;
     }
 }
@@ -806,7 +502,7 @@ static void drop_sha384_suites(int *out, size_t out_size)
     out[n] = 0;
 }
 
-static int configure_tls(const opts_t *o, client_t *cl, conn_t *c)
+static int configure_tls(const opts_t *o, client_t *cl, kwc_conn_t *c)
 {
     int rc;
 
@@ -821,11 +517,11 @@ static int configure_tls(const opts_t *o, client_t *cl, conn_t *c)
     client_conf_report_tickets(&cl->conf);
     if (o->tls_max != 0) {
         mbedtls_ssl_conf_max_tls_version(&cl->conf, o->tls_max == 12 ? MBEDTLS_SSL_VERSION_TLS1_2
-                                                                      : MBEDTLS_SSL_VERSION_TLS1_3);
+                                                                     : MBEDTLS_SSL_VERSION_TLS1_3);
     }
     if (o->tls_min != 0) {
         mbedtls_ssl_conf_min_tls_version(&cl->conf, o->tls_min == 12 ? MBEDTLS_SSL_VERSION_TLS1_2
-                                                                      : MBEDTLS_SSL_VERSION_TLS1_3);
+                                                                     : MBEDTLS_SSL_VERSION_TLS1_3);
     }
     if (!key_signs_sha384(cl->key)) {
         drop_sha384_suites(cl->suites, sizeof(cl->suites) / sizeof(cl->suites[0]));
@@ -842,27 +538,28 @@ static int configure_tls(const opts_t *o, client_t *cl, conn_t *c)
         (rc = mbedtls_ssl_set_hostname(&cl->ssl, o->host)) != 0) {
         return fail_mbedtls(KWC_EXIT_FAILURE, "mbedtls_ssl_setup", rc);
     }
-    mbedtls_ssl_set_bio(&cl->ssl, c, bio_send, bio_recv, NULL);
+    mbedtls_ssl_set_bio(&cl->ssl, c, kwc_bio_send, kwc_bio_recv, NULL);
     return 0;
 }
 
 /* ------------------------------------------------------------------ handshake */
 
-static int tls_handshake_failed(const opts_t *o, client_t *cl, conn_t *c, int rc)
+static int tls_handshake_failed(client_t *cl, kwc_conn_t *c, int rc)
 {
     int ret;
     uint32_t flags;
 
-    if ((ret = fail_wait(o, c, "in the TLS handshake")) != 0) {
+    if ((ret = kwc_fail_wait(c, "in the TLS handshake")) != 0) {
         return ret;
     }
     if (rc == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE) {
         return fail_alert("during the handshake");
     }
     if (rc == MBEDTLS_ERR_SSL_CONN_EOF || c->reset) {
-        return fail(KWC_EXIT_TLS, "the server %s the connection during the handshake: it may "
-                                  "have rejected the certificate",
-                    c->reset ? "reset" : "closed");
+        return kwc_fail(KWC_EXIT_TLS,
+                        "the server %s the connection during the handshake: it may "
+                        "have rejected the certificate",
+                        c->reset ? "reset" : "closed");
     }
     ret = fail_mbedtls(KWC_EXIT_TLS, "TLS handshake", rc);
     flags = mbedtls_ssl_get_verify_result(&cl->ssl);
@@ -874,13 +571,13 @@ static int tls_handshake_failed(const opts_t *o, client_t *cl, conn_t *c, int rc
     return ret;
 }
 
-static int tls_handshake(const opts_t *o, client_t *cl, conn_t *c)
+static int tls_handshake(client_t *cl, kwc_conn_t *c)
 {
     int rc;
 
     while ((rc = mbedtls_ssl_handshake(&cl->ssl)) != 0) {
         if (rc != MBEDTLS_ERR_SSL_WANT_READ && rc != MBEDTLS_ERR_SSL_WANT_WRITE) {
-            return tls_handshake_failed(o, cl, c, rc);
+            return tls_handshake_failed(cl, c, rc);
         }
     }
     /* The connect timeout covers DNS, TCP and the handshake (as curl's does). */
@@ -904,9 +601,9 @@ static void print_session(const client_t *cl)
 /* ------------------------------------------------------------------ tls:// */
 
 /* Why a connection that stopped after the handshake stopped, as a failure. */
-static int fail_after_handshake(const opts_t *o, const conn_t *c, int rc, const char *when)
+static int fail_after_handshake(const kwc_conn_t *c, int rc, const char *when)
 {
-    int ret = fail_wait(o, c, when);
+    int ret = kwc_fail_wait(c, when);
     if (ret != 0) {
         return ret;
     }
@@ -914,19 +611,20 @@ static int fail_after_handshake(const opts_t *o, const conn_t *c, int rc, const 
         return fail_alert("after the handshake");
     }
     if (c->reset) {
-        return fail(KWC_EXIT_TLS, "the server reset the connection after the handshake: it "
-                                  "probably rejected the certificate");
+        return kwc_fail(KWC_EXIT_TLS, "the server reset the connection after the handshake: it "
+                                      "probably rejected the certificate");
     }
     if (rc == 0 || rc == MBEDTLS_ERR_SSL_CONN_EOF) {
-        return fail(KWC_EXIT_TLS, "the server closed the connection without close_notify: it "
-                                  "probably rejected the certificate");
+        return kwc_fail(KWC_EXIT_TLS, "the server closed the connection without close_notify: it "
+                                      "probably rejected the certificate");
     }
     if (rc == MBEDTLS_ERR_SSL_INVALID_MAC) {
         /* A TLS 1.3 server that rejects the client's certificate sends its
          * alert under the handshake keys, which the client has left behind. */
-        return fail(KWC_EXIT_TLS, "the server sent a record the client cannot decrypt (an alert "
-                                  "under the handshake keys?): it probably rejected the "
-                                  "certificate");
+        return kwc_fail(KWC_EXIT_TLS,
+                        "the server sent a record the client cannot decrypt (an alert "
+                        "under the handshake keys?): it probably rejected the "
+                        "certificate");
     }
     return fail_mbedtls(KWC_EXIT_TLS, when, rc);
 }
@@ -942,12 +640,12 @@ static int fail_after_handshake(const opts_t *o, const conn_t *c, int rc, const 
  *  2. Send close_notify and read the answer for a bounded time: the server's
  *     close_notify, silence, or a plain close (nginx answers close_notify with
  *     EOF alone) end well; an alert or a reset does not. */
-static int tls_check_close(const opts_t *o, client_t *cl, conn_t *c)
+static int tls_check_close(const opts_t *o, client_t *cl, kwc_conn_t *c)
 {
     unsigned char buf[1024];
     int rc, went_on = 0;
 
-    c->phase_deadline = now_ms() + KWC_VERDICT_WAIT_MS;
+    c->phase_deadline = kwc_now_ms() + KWC_VERDICT_WAIT_MS;
     snprintf(c->phase_name, sizeof(c->phase_name), "the %d ms verdict wait", KWC_VERDICT_WAIT_MS);
     for (;;) {
         rc = mbedtls_ssl_read(&cl->ssl, buf, sizeof(buf));
@@ -958,7 +656,7 @@ static int tls_check_close(const opts_t *o, client_t *cl, conn_t *c)
         break;
     }
     if (!went_on && !(rc == MBEDTLS_ERR_SSL_TIMEOUT && c->expired == KWC_EXPIRED_PHASE)) {
-        return fail_after_handshake(o, c, rc, "waiting for the server's verdict");
+        return fail_after_handshake(c, rc, "waiting for the server's verdict");
     }
     if (o->verbose && went_on) {
         fprintf(stderr, "* the server went on after the handshake\n");
@@ -966,12 +664,12 @@ static int tls_check_close(const opts_t *o, client_t *cl, conn_t *c)
         fprintf(stderr, "* the server kept the connection open for %d ms\n", KWC_VERDICT_WAIT_MS);
     }
     c->expired = 0;
-    c->phase_deadline = now_ms() + KWC_CLOSE_WAIT_MS;
+    c->phase_deadline = kwc_now_ms() + KWC_CLOSE_WAIT_MS;
     snprintf(c->phase_name, sizeof(c->phase_name), "the %d ms close_notify wait",
              KWC_CLOSE_WAIT_MS);
     rc = mbedtls_ssl_close_notify(&cl->ssl);
     if (rc != 0) {
-        return fail_after_handshake(o, c, rc, "sending close_notify");
+        return fail_after_handshake(c, rc, "sending close_notify");
     }
     for (;;) {
         rc = mbedtls_ssl_read(&cl->ssl, buf, sizeof(buf));
@@ -991,119 +689,12 @@ static int tls_check_close(const opts_t *o, client_t *cl, conn_t *c)
         }
         return 0;
     }
-    return fail_after_handshake(o, c, rc, "waiting for the server's close_notify");
+    return fail_after_handshake(c, rc, "waiting for the server's close_notify");
 }
 
 /* ------------------------------------------------------------------ https:// */
 
-/* An HTTP/1.0 response read as it streams in: the head is kept (bounded),
- * the body goes to stdout, or to stderr when the status is an error. */
-typedef struct {
-    char head[16384];
-    size_t head_len;
-    int head_done;
-    int status;
-    char reason[128];
-    long long content_length; /* -1: none */
-    long long body_len;
-    int last_byte;
-    FILE *out;
-} http_resp_t;
-
-/* Parses the status line and the headers we need. 0 or -1 (message printed). */
-static int http_parse_head(const opts_t *o, http_resp_t *r)
-{
-    char *line = r->head, *next, *v;
-    int first = 1;
-
-    r->content_length = -1;
-    for (; *line != '\0'; line = next) {
-        size_t n = strcspn(line, "\n");
-        next = line + n + (line[n] == '\n');
-        line[n] = '\0';
-        if (n > 0 && line[n - 1] == '\r') {
-            line[n - 1] = '\0';
-        }
-        if (first) {
-            first = 0;
-            if (strncmp(line, "HTTP/1.", 7) != 0 || strlen(line) < 12 || line[8] != ' ' ||
-                strspn(line + 9, "0123456789") != 3 || (line[12] != ' ' && line[12] != '\0')) {
-                fail(0, "the server's answer is not an HTTP response");
-                return -1;
-            }
-            r->status = atoi(line + 9);
-            snprintf(r->reason, sizeof(r->reason), "%s", line[12] ? line + 13 : "");
-            continue;
-        }
-        v = strchr(line, ':');
-        if (v == NULL) {
-            continue;
-        }
-        *v++ = '\0';
-        v += strspn(v, " \t");
-        v[strcspn(v, " \t")] = '\0';
-        if (strcasecmp(line, "Content-Length") == 0) {
-            long long cl = 0;
-            if (*v == '\0' || strspn(v, "0123456789") != strlen(v) || strlen(v) > 17) {
-                fail(0, "the server sent a bad Content-Length '%.40s'", v);
-                return -1;
-            }
-            cl = atoll(v);
-            if (r->content_length >= 0 && r->content_length != cl) {
-                fail(0, "the server sent two different Content-Lengths");
-                return -1;
-            }
-            r->content_length = cl;
-        } else if (strcasecmp(line, "Transfer-Encoding") == 0) {
-            /* Not allowed in an answer to HTTP/1.0, and its length would be lost. */
-            fail(0, "the server sent Transfer-Encoding '%.40s' to an HTTP/1.0 request", v);
-            return -1;
-        }
-    }
-    if (o->verbose) {
-        fprintf(stderr, "* HTTP status: %d %s\n", r->status, r->reason);
-    }
-    r->out = (r->status >= 200 && r->status < 300) || o->no_fail ? stdout : stderr;
-    return 0;
-}
-
-/* Takes len bytes of the stream. 0, or -1 on a bad head (message printed). */
-static int http_feed(const opts_t *o, http_resp_t *r, const unsigned char *p, size_t len)
-{
-    while (len > 0 && !r->head_done) {
-        if (r->head_len + 1 >= sizeof(r->head)) {
-            fail(0, "the server's response header is longer than %u bytes",
-                 (unsigned)sizeof(r->head) - 1);
-            return -1;
-        }
-        r->head[r->head_len++] = (char)*p++;
-        len--;
-        r->head[r->head_len] = '\0';
-        if ((r->head_len >= 4 && memcmp(r->head + r->head_len - 4, "\r\n\r\n", 4) == 0) ||
-            (r->head_len >= 2 && memcmp(r->head + r->head_len - 2, "\n\n", 2) == 0)) {
-            r->head_done = 1;
-            if (http_parse_head(o, r) != 0) {
-                return -1;
-            }
-        }
-    }
-    if (len > 0 && r->content_length >= 0 && (long long)len > r->content_length - r->body_len) {
-        len = (size_t)(r->content_length - r->body_len); /* what lies past the length is not body */
-    }
-    if (len > 0) {
-        fwrite(p, 1, len, r->out);
-        r->body_len += (long long)len;
-        r->last_byte = p[len - 1];
-    }
-    return 0;
-}
-
-static int http_complete(const http_resp_t *r)
-{
-    return r->head_done && r->content_length >= 0 && r->body_len >= r->content_length;
-}
-
-static int https_send_request(const opts_t *o, client_t *cl, conn_t *c)
+static int https_send_request(const opts_t *o, client_t *cl, kwc_conn_t *c)
 {
     char req[1400];
     int n = snprintf(req, sizeof(req),
@@ -1117,13 +708,13 @@ static int https_send_request(const opts_t *o, client_t *cl, conn_t *c)
             continue;
         }
         if (rc < 0) {
-            int ret = fail_wait(o, c, "sending the request");
+            int ret = kwc_fail_wait(c, "sending the request");
             if (ret != 0) {
                 return ret;
             }
             if (c->reset) {
-                return fail(KWC_EXIT_TLS, "the server reset the connection before the request "
-                                          "was sent: it probably rejected the certificate");
+                return kwc_fail(KWC_EXIT_TLS, "the server reset the connection before the request "
+                                              "was sent: it probably rejected the certificate");
             }
             return fail_mbedtls(KWC_EXIT_SEND, "sending the request", rc);
         }
@@ -1133,9 +724,9 @@ static int https_send_request(const opts_t *o, client_t *cl, conn_t *c)
 }
 
 /* How the response ended, once read. */
-static int https_verdict(const opts_t *o, const conn_t *c, const http_resp_t *r, int rc)
+static int https_verdict(const kwc_conn_t *c, const kwc_http_resp_t *r, int rc)
 {
-    int clean = rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || http_complete(r);
+    int clean = rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || kwc_http_complete(r);
     const char *how = rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY ? "closed the connection"
                       : c->reset                              ? "reset the connection"
                       : rc == MBEDTLS_ERR_SSL_CONN_EOF
@@ -1151,44 +742,46 @@ static int https_verdict(const opts_t *o, const conn_t *c, const http_resp_t *r,
     }
     if (!r->head_done) {
         if (r->head_len == 0 && rc != MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
-            return fail(KWC_EXIT_TLS, "the server %s before answering: it probably rejected "
-                                      "the certificate",
-                        how);
+            return kwc_fail(KWC_EXIT_TLS,
+                            "the server %s before answering: it probably rejected "
+                            "the certificate",
+                            how);
         }
-        return fail(KWC_EXIT_RECV, "the server %s %s", how,
-                    r->head_len == 0 ? "without an answer" : "in the middle of the response header");
+        return kwc_fail(KWC_EXIT_RECV, "the server %s %s", how,
+                        r->head_len == 0 ? "without an answer"
+                                         : "in the middle of the response header");
     }
     if (r->content_length >= 0 && r->body_len < r->content_length) {
-        return fail(KWC_EXIT_PARTIAL, "the server %s after %lld of %lld body bytes (Content-Length)",
-                    how, r->body_len, r->content_length);
+        return kwc_fail(KWC_EXIT_PARTIAL,
+                        "the server %s after %lld of %lld body bytes (Content-Length)", how,
+                        r->body_len, r->content_length);
     }
     if (!clean) {
-        return fail(KWC_EXIT_RECV, "the server %s and sent no Content-Length: the body may be cut "
-                                   "short",
-                    how);
+        return kwc_fail(KWC_EXIT_RECV,
+                        "the server %s and sent no Content-Length: the body may be cut "
+                        "short",
+                        how);
     }
     if (r->out == stderr) {
-        return fail(KWC_EXIT_HTTP, "the server answered HTTP %d %s", r->status, r->reason);
+        return kwc_fail(KWC_EXIT_HTTP, "the server answered HTTP %d %s", r->status, r->reason);
     }
     if (r->status < 200 || r->status >= 300) {
         fprintf(stderr, "keyward-client: the server answered HTTP %d %s (--no-fail)\n", r->status,
                 r->reason);
     }
-    (void)o;
     return 0;
 }
 
-static int https_get(const opts_t *o, client_t *cl, conn_t *c)
+static int https_get(const opts_t *o, client_t *cl, kwc_conn_t *c)
 {
-    static http_resp_t resp;
+    static kwc_http_resp_t resp;
     unsigned char buf[4096];
     int rc, ret;
 
     if ((ret = https_send_request(o, cl, c)) != 0) {
         return ret;
     }
-    memset(&resp, 0, sizeof(resp));
-    resp.content_length = -1;
+    kwc_http_init(&resp, o->verbose, o->no_fail);
     for (;;) {
         rc = mbedtls_ssl_read(&cl->ssl, buf, sizeof(buf));
         if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE ||
@@ -1198,10 +791,10 @@ static int https_get(const opts_t *o, client_t *cl, conn_t *c)
         if (rc <= 0) {
             break;
         }
-        if (http_feed(o, &resp, buf, (size_t)rc) != 0) {
+        if (kwc_http_feed(&resp, buf, (size_t)rc) != 0) {
             return KWC_EXIT_RECV;
         }
-        if (http_complete(&resp)) {
+        if (kwc_http_complete(&resp)) {
             break; /* all of the body: no need to wait for the server to close */
         }
     }
@@ -1211,21 +804,21 @@ static int https_get(const opts_t *o, client_t *cl, conn_t *c)
     if (rc < 0 && rc != MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY && rc != MBEDTLS_ERR_SSL_CONN_EOF &&
         rc != MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE && !c->reset) {
         fflush(stdout);
-        if ((ret = fail_wait(o, c, "reading the response")) != 0) {
+        if ((ret = kwc_fail_wait(c, "reading the response")) != 0) {
             return ret;
         }
         if (resp.head_len == 0) {
-            return fail_after_handshake(o, c, rc, "reading the response");
+            return fail_after_handshake(c, rc, "reading the response");
         }
-        if (!http_complete(&resp)) {
+        if (!kwc_http_complete(&resp)) {
             return fail_mbedtls(resp.content_length >= 0 ? KWC_EXIT_PARTIAL : KWC_EXIT_RECV,
                                 "reading the response", rc);
         }
     }
-    ret = https_verdict(o, c, &resp, rc);
+    ret = https_verdict(c, &resp, rc);
     if (rc > 0 || rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
         /* Best effort, bounded: the answer is in. */
-        c->phase_deadline = now_ms() + KWC_CLOSE_WAIT_MS;
+        c->phase_deadline = kwc_now_ms() + KWC_CLOSE_WAIT_MS;
         snprintf(c->phase_name, sizeof(c->phase_name), "the close_notify send");
         mbedtls_ssl_close_notify(&cl->ssl);
     }
@@ -1234,7 +827,7 @@ static int https_get(const opts_t *o, client_t *cl, conn_t *c)
 
 /* ------------------------------------------------------------------ main */
 
-static int run(const opts_t *o, client_t *cl, conn_t *c)
+static int run(const opts_t *o, client_t *cl, kwc_conn_t *c)
 {
     int ret;
 
@@ -1242,21 +835,21 @@ static int run(const opts_t *o, client_t *cl, conn_t *c)
         return ret;
     }
     if (kw_signals_caught() != 0) {
-        return fail_signal();
+        return kwc_fail_signal();
     }
     if ((ret = configure_tls(o, cl, c)) != 0) {
         return ret;
     }
-    c->phase_deadline = now_ms() + o->connect_timeout_ms;
+    c->phase_deadline = kwc_now_ms() + o->connect_timeout_ms;
     snprintf(c->phase_name, sizeof(c->phase_name), "--connect-timeout %.3g s",
              (double)o->connect_timeout_ms / 1000.0);
-    if ((ret = tcp_connect(o, c)) != 0) {
+    if ((ret = kwc_connect(c, o->host, o->port)) != 0) {
         return ret;
     }
     if (o->verbose) {
         fprintf(stderr, "* connected to %s port %s\n", o->host, o->port);
     }
-    if ((ret = tls_handshake(o, cl, c)) != 0) {
+    if ((ret = tls_handshake(cl, c)) != 0) {
         return ret;
     }
     if (o->verbose) {
@@ -1269,7 +862,7 @@ int main(int argc, char **argv)
 {
     static opts_t o;
     static client_t cl;
-    conn_t conn;
+    kwc_conn_t conn;
     psa_status_t status;
     int ret;
 
@@ -1278,11 +871,12 @@ int main(int argc, char **argv)
         return ret;
     }
     if (kw_signals_install() != 0) {
-        return fail(KWC_EXIT_FAILURE, "cannot install the signal handlers");
+        return kwc_fail(KWC_EXIT_FAILURE, "cannot install the signal handlers");
     }
     memset(&conn, 0, sizeof(conn));
     conn.fd = -1;
-    conn.run_deadline = now_ms() + o.max_time_ms;
+    conn.max_time_ms = o.max_time_ms;
+    conn.run_deadline = kwc_now_ms() + o.max_time_ms;
     conn.phase_deadline = KWC_NO_DEADLINE;
     mbedtls_ssl_init(&cl.ssl);
     mbedtls_ssl_config_init(&cl.conf);
@@ -1292,7 +886,7 @@ int main(int argc, char **argv)
 
     status = keyward_init();
     if (status != PSA_SUCCESS) {
-        ret = fail(KWC_EXIT_FAILURE, "psa_crypto_init: %s", keyward_status_name(status));
+        ret = kwc_fail(KWC_EXIT_FAILURE, "psa_crypto_init: %s", keyward_status_name(status));
     } else {
         ret = run(&o, &cl, &conn);
     }

@@ -14,7 +14,8 @@ static void describe_type(char *out, size_t size, psa_key_type_t type, size_t bi
         snprintf(out, size, "RSA-%u", (unsigned)bits);
     } else if (PSA_KEY_TYPE_IS_ECC(type)) {
         psa_ecc_family_t family = PSA_KEY_TYPE_ECC_GET_FAMILY(type);
-        snprintf(out, size, "%s-%u", family == PSA_ECC_FAMILY_SECP_R1 ? "EC P" : "EC", (unsigned)bits);
+        snprintf(out, size, "%s-%u", family == PSA_ECC_FAMILY_SECP_R1 ? "EC P" : "EC",
+                 (unsigned)bits);
     } else {
         snprintf(out, size, "type 0x%04x", (unsigned)type);
     }
