@@ -101,6 +101,9 @@ if want http; then
     start_bad http --body "0123456789" --end close_notify || exit 1
     expect "no length, close_notify -> 0" 0 '' 10 "${client_args[@]}" "https://127.0.0.1:$PORT/"
     [ "$(cat "$T/out")" = 0123456789 ] && ok "no length: body printed" || bad "no length: body '$(cat "$T/out")'"
+    # a host name: looked up in the resolver thread (the server's certificate names localhost)
+    expect "host name localhost -> 0" 0 '' 10 "${client_args[@]}" "https://localhost:$PORT/"
+    [ "$(cat "$T/out")" = 0123456789 ] && ok "localhost: body printed" || bad "localhost: body '$(cat "$T/out")'"
 fi
 
 # ---- alerts and hang-ups after the handshake
