@@ -46,7 +46,7 @@ run() {
 
 http=1; [ "$kind" = mosquitto ] && http=""
 for v in 1.2 1.3; do
-    tv=(--tls-min $v --tls-max $v)
+    tv=(--tls-min "$v" --tls-max "$v")
     run "TLS $v good certificate tls://" 0 '' "$T/good.crt" "file:$T/k.key" "tls://127.0.0.1:$port" "${tv[@]}"
     if [ -n "$http" ]; then
         kw_server_mark "$kind" "$T/ca"
