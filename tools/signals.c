@@ -41,8 +41,16 @@ int kw_signals_install(void)
     sa.sa_handler = on_signal;
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    for (int i = 0; i < 2; i++) {
+        int sig = i == 0 ? SIGINT : SIGTERM;
+        struct sigaction old;
+        /* A signal ignored from the start stays ignored (a shell's
+         * background job, nohup): the user asked for that. */
+        if (sigaction(sig, NULL, &old) == 0 && old.sa_handler == SIG_IGN) {
+            continue;
+        }
+        sigaction(sig, &sa, NULL);
+    }
     /* Writes to a closed peer report EPIPE instead of killing the program. */
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);

@@ -8,6 +8,8 @@
 
 /* Installs the handlers (SA_RESTART: an SE transfer in progress is not
  * broken off; it completes, then the program notices) and ignores SIGPIPE.
+ * A signal the program was started with ignored (a background job's
+ * SIGINT, nohup) stays ignored.
  * Returns 0, or -1 when the self-pipe cannot be made. */
 int kw_signals_install(void);
 

@@ -147,7 +147,9 @@ fi
 if want signal; then
     start_bad hang || exit 1
     for sig in TERM INT; do
-        "$KW_CLIENT" "${client_args[@]}" "tls://127.0.0.1:$PORT" > "$T/out" 2> "$T/err" &
+        # default dispositions, as from a terminal (a script's background job ignores SIGINT)
+        env --default-signal=INT,TERM "$KW_CLIENT" "${client_args[@]}" "tls://127.0.0.1:$PORT" \
+            > "$T/out" 2> "$T/err" &
         cpid=$!
         # wait until the client is connected (its socket shows up), then signal it
         for ((i = 0; i < 200; i++)); do
@@ -163,6 +165,20 @@ if want signal; then
             bad "SIG$sig in the handshake: exit $rc (want $want_rc), stderr: $(cat "$T/err")"
         fi
     done
+    # started with SIGINT ignored (nohup, a background job): it stays ignored, SIGTERM still works
+    env --ignore-signal=INT "$KW_CLIENT" "${client_args[@]}" "tls://127.0.0.1:$PORT" > "$T/out" 2> "$T/err" &
+    cpid=$!
+    for ((i = 0; i < 200; i++)); do
+        ss -Htn "dport = :$PORT" 2>/dev/null | grep -q ESTAB && break
+        sleep 0.05
+    done
+    kill -s INT "$cpid"; kill -s TERM "$cpid"
+    wait "$cpid"; rc=$?
+    if [ $rc -eq 143 ] && grep -q "interrupted by SIGTERM" "$T/err"; then
+        ok "SIGINT ignored from the start stays ignored; SIGTERM -> 143"
+    else
+        bad "SIGINT ignored from the start: exit $rc (want 143), stderr: $(cat "$T/err")"
+    fi
 fi
 
 # ---- usage

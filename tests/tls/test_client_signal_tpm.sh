@@ -27,7 +27,7 @@ port=$(cat "$T/port") || exit 1
 
 # stop_client SIG : start the client, wait until it is connected, send SIG; sets RC
 stop_client() {
-    "$KW_CLIENT" --cacert "$T/ca/ca.pem" --cert "$T/k.crt" --key "tpm2:file=$T/k.pem" \
+    env --default-signal=INT,TERM "$KW_CLIENT" --cacert "$T/ca/ca.pem" --cert "$T/k.crt" --key "tpm2:file=$T/k.pem" \
         "tls://127.0.0.1:$port" > "$T/out" 2> "$T/err" &
     local cpid=$! i
     for ((i = 0; i < 200; i++)); do

@@ -22,7 +22,7 @@ emu_start "$T" --time-scale 4 || exit 1
 slot=1
 for sig in TERM INT; do
     genkeys=$(emu_stat cmd_genkey)
-    "$KW_TOOL" keygen "atecc608:slot=$slot;bus=$EMU_BUS" --type ec-p256 > "$T/pub" 2> "$T/err" &
+    env --default-signal=INT,TERM "$KW_TOOL" keygen "atecc608:slot=$slot;bus=$EMU_BUS" --type ec-p256 > "$T/pub" 2> "$T/err" &
     tpid=$!
     # wait until the chip is executing the GenKey (its counter moved), then signal the tool
     for ((i = 0; i < 400; i++)); do
