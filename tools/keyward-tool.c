@@ -7,6 +7,7 @@
  *   keyward-tool info atecc608:[bus=...]   ATECC608 serial, revision, locks, slots
  *   keyward-tool provision atecc608:[bus=...]  ATECC608 default config, then lock
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +17,7 @@
 #include "mbedtls/pk.h"
 #include "mbedtls/psa_util.h"
 #include "mbedtls/x509_csr.h"
+#include "signals.h"
 
 static void usage(void)
 {
@@ -133,6 +135,9 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    /* SIGINT/SIGTERM: the SE operation under way completes, then the tool
+     * leaves through keyward_deinit() below (SE objects released). */
+    kw_signals_install();
     status = keyward_init();
     if (status != PSA_SUCCESS) {
         fprintf(stderr, "keyward-tool: psa_crypto_init: %s\n", keyward_status_name(status));
@@ -176,9 +181,14 @@ int main(int argc, char **argv)
         ret = 2;
     }
 exit:
+    if (kw_signals_caught() != 0) {
+        int sig = kw_signals_caught();
+        fprintf(stderr, "keyward-tool: interrupted by %s\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        ret = kw_signals_exit_status(sig);
+    }
     if (key != 0) {
         psa_destroy_key(key);
     }
-    mbedtls_psa_crypto_free();
+    keyward_deinit();
     return ret;
 }

@@ -20,6 +20,9 @@ extern "C" {
 /* Initialises PSA (psa_crypto_init).  Safe to call more than once. */
 psa_status_t keyward_init(void);
 
+/* Releases what keyward holds (SE sessions, loaded objects, secrets kept in process memory, zeroised), then PSA. Safe to call more than once. */
+void keyward_deinit(void);
+
 /* Makes a PSA key for KEYREF, ready for signing in TLS:
  *  - SE keys: imported as a volatile opaque key in the backend's location
  *    (the key data is the reference); policy SIGN_HASH|VERIFY_HASH with

@@ -39,6 +39,13 @@ psa_status_t keyward_init(void)
     return psa_crypto_init();
 }
 
+/* Minimal form: PSA's own release (mbedtls_psa_crypto_free tolerates being
+ * called more than once). */
+void keyward_deinit(void)
+{
+    mbedtls_psa_crypto_free();
+}
+
 const char *keyward_generate_target(void)
 {
     return gen_target;
@@ -97,14 +104,30 @@ static void backend_policy(const keyward_backend_t *be, psa_key_attributes_t *at
 }
 
 #if !defined(KEYWARD_NO_FILE_KEYS)
+#include <errno.h>
+#include <sys/stat.h>
+
 static psa_status_t open_file_key(const char *path, psa_key_id_t *key)
 {
     psa_status_t status = PSA_ERROR_CORRUPTION_DETECTED;
     mbedtls_pk_context pk;
     psa_key_attributes_t attr = PSA_KEY_ATTRIBUTES_INIT;
+    struct stat st;
     int ret;
 
     mbedtls_pk_init(&pk);
+    /* Mbed TLS sizes its buffer by seeking to the end: a directory gives a
+     * 2^63-byte request, a FIFO blocks.  Only regular files get that far. */
+    if (stat(path, &st) != 0) {
+        keyward_set_error("cannot load software key %s: %s", path, strerror(errno));
+        status = PSA_ERROR_DOES_NOT_EXIST;
+        goto exit;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        keyward_set_error("cannot load software key %s: not a regular file", path);
+        status = PSA_ERROR_INVALID_ARGUMENT;
+        goto exit;
+    }
     ret = mbedtls_pk_parse_keyfile(&pk, path, NULL, mbedtls_psa_get_random,
                                    MBEDTLS_PSA_RANDOM_STATE);
     if (ret != 0) {
