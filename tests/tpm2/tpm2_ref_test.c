@@ -163,9 +163,18 @@ static void test_ref(void)
     CHECK(kw_tpm2_ref_build(&kf, 0, &kr, ref, sizeof(ref), &len) == PSA_SUCCESS, "build blob ref");
     CHECK(kw_tpm2_ref_parse(ref, len, &r) == PSA_SUCCESS && r.handle == 0 &&
               r.parent == 0x40000001u && r.empty_auth && r.pub_len == kf.pub_len &&
-              r.priv_len == kf.priv_len && r.tcti_len == 6 && r.auth_len == 1 &&
-              r.parent_auth_len == 1,
+              r.priv_len == kf.priv_len && r.tcti_len == 6,
           "parse blob ref");
+    {
+        /* auth values stay out of the ref (its parser refuses auth
+         * records), in process memory for it */
+        uint8_t a[KW_TPM2_AUTH_MAX];
+        size_t a_len = 0;
+        CHECK(kw_tpm2_ref_secret(&r, KW_TPM2_TAG_AUTH, a, &a_len) && a_len == 1 && a[0] == 'a' &&
+                  kw_tpm2_ref_secret(&r, KW_TPM2_TAG_PARENT_AUTH, a, &a_len) && a_len == 1 &&
+                  a[0] == 'b',
+              "auth values kept for the ref");
+    }
     CHECK(kw_tpm2_ref_build(&kf, 0, &kr, ref, 100, &len) == PSA_ERROR_INVALID_ARGUMENT,
           "ref into a short buffer");
     kw_tpm2_ref_build(&kf, 0, &kr, ref, sizeof(ref), &len);
