@@ -227,7 +227,9 @@ int main(int argc, char **argv)
         } else if (a[0] != '-' && o.url == NULL) {
             o.url = a;
         } else {
-            fprintf(stderr, "keyward-client: unknown or incomplete option '%s'\n", a);
+            char shown[256];
+            (void)keyward_keyref_redact(a, shown, sizeof(shown));
+            fprintf(stderr, "keyward-client: unknown or incomplete option '%s'\n", shown);
             usage();
             return 2;
         }
@@ -237,8 +239,10 @@ int main(int argc, char **argv)
         return 2;
     }
     if (parse_url(&o) != 0) {
+        char shown[1024]; /* a KEYREF given in the URL's place stays masked */
+        (void)keyward_keyref_redact(o.url, shown, sizeof(shown));
         fprintf(stderr, "keyward-client: bad URL '%s' (https://host:port/path or tls://host:port)\n",
-                o.url);
+                shown);
         return 2;
     }
 
@@ -266,7 +270,9 @@ int main(int argc, char **argv)
     }
     status = keyward_key_open(o.key, &key);
     if (status != PSA_SUCCESS) {
-        fprintf(stderr, "keyward-client: cannot open key %s: %s%s%s\n", o.key,
+        char shown[1024]; /* the KEYREF without its PIN or auth value */
+        (void)keyward_keyref_redact(o.key, shown, sizeof(shown));
+        fprintf(stderr, "keyward-client: cannot open key %s: %s%s%s\n", shown,
                 keyward_status_name(status), keyward_last_error()[0] ? ": " : "",
                 keyward_last_error());
         goto exit;

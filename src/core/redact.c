@@ -46,6 +46,11 @@ static int ends_with(const char *name, size_t len, const char *lit)
 
 int keyward_keyref_attr_is_secret(const char *name, size_t len)
 {
+    /* "--pin-value=..." typed as a program option is the same secret. */
+    while (len > 0 && name[0] == '-') {
+        name++;
+        len--;
+    }
     /* pin-value (RFC 7512), auth / parent-auth (tpm2:), and anything else
      * that by its name carries a password. */
     return name_is(name, len, "pin-value") || name_is(name, len, "so-pin") ||

@@ -56,6 +56,7 @@ static void redaction(void)
     /* not secrets: pin-source, names that merely contain "auth" at the start */
     CHECK(redacts_to("pkcs11:object=k?pin-source=/p", "pkcs11:object=k?pin-source=/p"));
     CHECK(redacts_to("x:author=me", "x:author=me"));
+    CHECK(redacts_to("--pin-value=" PIN, "--pin-value=***"));
     /* a message that names the attribute keeps its text */
     CHECK(redacts_to("give it with auth= in the KEYREF (0x98e)",
                      "give it with auth= in the KEYREF (0x98e)"));
