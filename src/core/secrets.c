@@ -25,6 +25,8 @@
 #endif
 #define NAME_MAX_ 16
 
+#if KEYWARD_SECRETS_MAX > 0
+
 typedef struct {
     int used;
     unsigned long seq;
@@ -257,3 +259,70 @@ size_t keyward_secrets_count(psa_key_id_t key)
     UNLOCK();
     return n;
 }
+
+#else /* KEYWARD_SECRETS_MAX == 0: an MCU profile whose SEs take no secrets */
+
+psa_status_t keyward_secret_put(const uint8_t *ref, size_t ref_len, const char *name,
+                                const uint8_t *value, size_t value_len)
+{
+    (void)ref;
+    (void)ref_len;
+    (void)name;
+    (void)value;
+    (void)value_len;
+    return PSA_ERROR_NOT_SUPPORTED;
+}
+
+psa_status_t keyward_secret_get(const uint8_t *ref, size_t ref_len, const char *name,
+                                uint8_t *value, size_t value_size, size_t *value_len)
+{
+    (void)ref;
+    (void)ref_len;
+    (void)name;
+    (void)value;
+    (void)value_size;
+    (void)value_len;
+    return PSA_ERROR_DOES_NOT_EXIST;
+}
+
+void keyward_secret_drop(const uint8_t *ref, size_t ref_len)
+{
+    (void)ref;
+    (void)ref_len;
+}
+
+unsigned long keyward_secrets_mark(void)
+{
+    return 0;
+}
+
+void keyward_secrets_bind_since(unsigned long mark, psa_key_id_t key)
+{
+    (void)mark;
+    (void)key;
+}
+
+void keyward_secrets_drop_since(unsigned long mark)
+{
+    (void)mark;
+}
+
+void keyward_secrets_forget_key(psa_key_id_t key)
+{
+    (void)key;
+}
+
+void keyward_secrets_collect(void)
+{
+}
+
+void keyward_secrets_wipe_all(void)
+{
+}
+
+size_t keyward_secrets_count(psa_key_id_t key)
+{
+    (void)key;
+    return 0;
+}
+#endif

@@ -175,7 +175,7 @@ psa_status_t kw_tpm2_keyref_parse(const char *keyref, int need_key, kw_tpm2_keyr
             out->has_parent_auth = 1;
         } else {
             keyward_set_error("TPM KEYREF: unknown, repeated or invalid attribute '%.*s' "
-                              "(file=, handle=0x81xxxxxx, parent=, tcti=, auth=, parent-auth=)",
+                              "(known: file, handle, parent, tcti, auth, parent-auth)",
                               (int)name_len, p);
             status = PSA_ERROR_INVALID_ARGUMENT;
             goto exit;
