@@ -182,6 +182,13 @@ void keyward_secrets_bind_since(unsigned long mark, psa_key_id_t key)
     for (size_t i = 0; i < KEYWARD_SECRETS_MAX; i++) {
         secret_t *s = &table[i];
         if (s->used && s->key == 0 && s->owner == &thread_tag && s->seq > mark) {
+            /* A builtin id opened again: the new value replaces the old. */
+            for (size_t j = 0; j < KEYWARD_SECRETS_MAX; j++) {
+                if (table[j].used && table[j].key == key && table[j].seq <= mark &&
+                    strcmp(table[j].name, s->name) == 0) {
+                    wipe(&table[j]);
+                }
+            }
             s->key = key;
             s->owner = NULL;
         }

@@ -229,6 +229,21 @@ static void builtins(void)
     CHECK_STATUS(keyward_builtin_add(id2, "pkcs11:object=x", ec, 256, PSA_KEY_USAGE_SIGN_HASH,
                                      alg, 0),
                  PSA_ERROR_ALREADY_EXISTS);
+    /* a builtin id given its secret again keeps one value, the newest */
+    {
+        unsigned long mark = keyward_secrets_mark();
+        uint8_t v[32];
+        size_t n = 0;
+        CHECK_STATUS(keyward_secret_put((const uint8_t *)"pkcs11:object=app", 17, "pin-value",
+                                        (const uint8_t *)"new", 3),
+                     PSA_SUCCESS);
+        keyward_secrets_bind_since(mark, app);
+        CHECK(keyward_secrets_count(app) == 1);
+        CHECK_STATUS(keyward_secret_get((const uint8_t *)"pkcs11:object=app", 17, "pin-value", v,
+                                        sizeof(v), &n),
+                     PSA_SUCCESS);
+        CHECK(n == 3 && memcmp(v, "new", 3) == 0);
+    }
     /* close: the secret is gone, the declaration stays */
     (void)keyward_key_close(app);
     CHECK(keyward_secrets_count(app) == 0);
