@@ -65,8 +65,6 @@ psa_status_t keyward_ref_from_keyref(const keyward_backend_t *be, const char *ke
 {
     size_t len;
 
-    psa_status_t status = PSA_ERROR_CORRUPTION_DETECTED;
-
     if (be->ref_from_keyref != NULL) {
         return be->ref_from_keyref(keyref, ref, ref_size, ref_len);
     }
@@ -77,8 +75,7 @@ psa_status_t keyward_ref_from_keyref(const keyward_backend_t *be, const char *ke
         keyward_set_error("KEYREF longer than %u bytes", (unsigned)ref_size);
         return PSA_ERROR_INVALID_ARGUMENT;
     }
-    status = keyward_keyref_strip(keyref, (char *)ref, ref_size, ref_len);
-    return status;
+    return keyward_keyref_strip(keyref, (char *)ref, ref_size, ref_len);
 }
 
 void keyward_default_policy(psa_key_attributes_t *attr, psa_key_type_t type)
