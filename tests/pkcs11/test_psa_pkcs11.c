@@ -451,6 +451,28 @@ static void generated_keys_sign_only(void)
     dlclose(dl);
 }
 
+/* keyward_deinit() logs out and closes the token's session (the PKCS#11
+ * backend's shutdown op), wipes the PINs kept, frees PSA; twice is fine,
+ * and keyward starts again from scratch afterwards. */
+static void deinit(void)
+{
+    psa_key_id_t key = 0;
+
+    CHECK_STATUS(keyward_key_open(uri("ec256"), &key), PSA_SUCCESS);
+    CHECK(keyward_secrets_count(0) > 0);
+    keyward_deinit();
+    CHECK(keyward_secrets_count(0) == 0);
+    keyward_deinit();
+    CHECK_STATUS(keyward_init(), PSA_SUCCESS);
+    /* logged out: without a PIN the token refuses the login now */
+    unsetenv("KEYWARD_PKCS11_PIN");
+    CHECK_STATUS(keyward_key_open(uri_nopin("ec256"), &key), PSA_ERROR_NOT_PERMITTED);
+    CHECK_STATUS(keyward_key_open(uri("ec256"), &key), PSA_SUCCESS);
+    sign_and_verify(key, PSA_ALG_ECDSA(PSA_ALG_SHA_256), "after keyward_deinit");
+    CHECK_STATUS(keyward_key_close(key), PSA_SUCCESS);
+    keyward_deinit();
+}
+
 int main(void)
 {
     module = getenv("KW_P11_MODULE");
@@ -476,6 +498,6 @@ int main(void)
     pin_kept_in_memory();
     session_recovery();
     coexistence();
-    mbedtls_psa_crypto_free();
+    deinit();
     return kw_test_end("psa_pkcs11");
 }
