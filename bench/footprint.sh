@@ -37,9 +37,9 @@ CFLAGS=(-Os -mcpu=cortex-m4 -mthumb -ffunction-sections -fdata-sections -std=c11
         -DMBEDTLS_USER_CONFIG_FILE="\"$OUT/mcu_config.h\"" -DKEYWARD_NO_THREADS
         -DKEYWARD_NO_ERROR_TEXT -DKEYWARD_NO_FILE_KEYS -DKEYWARD_BUILTIN_KEYREF_BY_REFERENCE
         -DKEYWARD_WITH_ATECC608 -DKEYWARD_BUILTIN_MAX=2 -DKEYWARD_KEYREF_MAX=32
-        -DKEYWARD_REF_MAX=32u -DKEYWARD_ATECC608_PUBKEY_CACHE=1
+        -DKEYWARD_REF_MAX=32u -DKEYWARD_ATECC608_PUBKEY_CACHE=1 -DKEYWARD_SECRETS_MAX=0
         -I"$SRC/include" -I"$SRC/src" -I"$INC")
-CORE="src/core/driver.c src/core/keybuf.c src/core/builtin.c src/core/backends.c src/core/api.c"
+CORE="src/core/driver.c src/core/keybuf.c src/core/builtin.c src/core/backends.c src/core/api.c src/core/redact.c src/core/secrets.c"
 ATECC="src/se/atecc608/atecc608_proto.c src/se/atecc608/atecc608_chip.c src/se/atecc608/atecc608_backend.c src/se/atecc608/atecc608_single.c"
 compile() {
     local f o

@@ -147,33 +147,7 @@ static int fail_mbedtls(int code, const char *what, int ret)
  * here. */
 static const char *keyref_shown(const char *keyref, char *out, size_t size)
 {
-    static const char *const secret[] = {"pin-value=", "auth=", "parent-auth="};
-    size_t o = 0;
-    const char *p = keyref;
-
-    while (*p != '\0' && o + 1 < size) {
-        size_t skip = 0;
-        int at_start = p == keyref || strchr(":;?&", p[-1]) != NULL;
-        for (size_t i = 0; at_start && i < sizeof(secret) / sizeof(secret[0]); i++) {
-            size_t n = strlen(secret[i]);
-            if (strncmp(p, secret[i], n) == 0) {
-                skip = n;
-                break;
-            }
-        }
-        if (skip == 0) {
-            out[o++] = *p++;
-            continue;
-        }
-        for (size_t i = 0; i < skip && o + 1 < size; i++) {
-            out[o++] = *p++;
-        }
-        for (const char *r = "***"; *r != '\0' && o + 1 < size; r++) {
-            out[o++] = *r;
-        }
-        p += strcspn(p, ";&");
-    }
-    out[o] = '\0';
+    (void)keyward_keyref_redact(keyref, out, size);
     return out;
 }
 
@@ -275,6 +249,8 @@ static int parse_url(opts_t *o)
 /* Returns -1 to go on, or the exit status (0 for --help, 2 for bad usage). */
 static int parse_args(int argc, char **argv, opts_t *o)
 {
+    char shown[1024];
+
     memset(o, 0, sizeof(*o));
     o->connect_timeout_ms = 10000;
     o->max_time_ms = 60000;
@@ -315,7 +291,8 @@ static int parse_args(int argc, char **argv, opts_t *o)
         } else if (a[0] != '-' && o->url == NULL) {
             o->url = a;
         } else {
-            kwc_fail(KWC_EXIT_USAGE, "unknown or incomplete option '%s'", a);
+            kwc_fail(KWC_EXIT_USAGE, "unknown or incomplete option '%s'",
+                     keyref_shown(a, shown, sizeof(shown)));
             usage();
             return KWC_EXIT_USAGE;
         }
@@ -330,7 +307,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
     }
     if (parse_url(o) != 0) {
         return kwc_fail(KWC_EXIT_USAGE, "bad URL '%s' (https://host:port/path or tls://host:port)",
-                        o->url);
+                        keyref_shown(o->url, shown, sizeof(shown)));
     }
     return -1;
 }
@@ -900,7 +877,7 @@ int main(int argc, char **argv)
     mbedtls_x509_crt_free(&cl.crt);
     mbedtls_pk_free(&cl.pk);
     if (cl.key != 0) {
-        psa_destroy_key(cl.key);
+        keyward_key_close(cl.key);
     }
     keyward_deinit();
     return ret;

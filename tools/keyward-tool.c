@@ -30,7 +30,11 @@ static void usage(void)
 
 static int key_error(const char *what, const char *keyref, psa_status_t status)
 {
-    fprintf(stderr, "keyward-tool: %s %s: %s%s%s\n", what, keyref, keyward_status_name(status),
+    char shown[1024];
+
+    /* Never repeat a PIN or auth value given in the KEYREF. */
+    (void)keyward_keyref_redact(keyref, shown, sizeof(shown));
+    fprintf(stderr, "keyward-tool: %s %s: %s%s%s\n", what, shown, keyward_status_name(status),
             keyward_last_error()[0] ? ": " : "", keyward_last_error());
     return 1;
 }
@@ -130,7 +134,9 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--subject") == 0 && i + 1 < argc) {
             subject = argv[++i];
         } else {
-            fprintf(stderr, "keyward-tool: unknown option '%s'\n", argv[i]);
+            char shown[256];
+            (void)keyward_keyref_redact(argv[i], shown, sizeof(shown));
+            fprintf(stderr, "keyward-tool: unknown option '%s'\n", shown);
             usage();
             return 2;
         }
@@ -187,7 +193,7 @@ exit:
         ret = kw_signals_exit_status(sig);
     }
     if (key != 0) {
-        psa_destroy_key(key);
+        keyward_key_close(key); /* also wipes the PIN / auth value kept for it */
     }
     keyward_deinit();
     return ret;

@@ -64,6 +64,9 @@ typedef struct keyward_backend {
      * algorithm this SE can do (ATECC608: ECDSA with SHA-256), used as the
      * key's policy so that PSA and TLS see the limit up front. */
     psa_algorithm_t sign_alg;
+
+    /* Optional.  Called by keyward_deinit(): flush loaded objects, close sessions, zeroise cached secrets. */
+    void (*shutdown)(void);
 } keyward_backend_t;
 
 /* The backends compiled in (src/core/backends.c), NULL-terminated. */
@@ -74,8 +77,39 @@ const keyward_backend_t *keyward_backend_by_id(uint8_t id);
 /* Backend whose scheme prefixes keyref ("scheme:..."), or NULL. */
 const keyward_backend_t *keyward_backend_by_keyref(const char *keyref);
 
+/* ---- Secrets (src/core/secrets.c, src/core/redact.c) ----------------------
+ * A ref never holds a PIN or auth value: it may end up in PSA storage.  A
+ * backend's ref_from_keyref (and generate) leaves secret KEYREF attributes
+ * out of the ref and keeps their values here, in process memory only, keyed
+ * by the ref; at use time it resolves the secret from here, then from its
+ * other sources (pin-source, the environment).  The core binds the values to
+ * the PSA key made from the ref and wipes them on keyward_key_close() or
+ * keyward_deinit(). */
+#ifndef KEYWARD_SECRET_MAX
+#define KEYWARD_SECRET_MAX 256u /* longest secret value, bytes */
+#endif
+
+/* Keeps value (may be empty) as secret name ("pin-value", "auth") of ref. */
+psa_status_t keyward_secret_put(const uint8_t *ref, size_t ref_len, const char *name,
+                                const uint8_t *value, size_t value_len);
+/* The newest value of secret name for ref; PSA_ERROR_DOES_NOT_EXIST if none. */
+psa_status_t keyward_secret_get(const uint8_t *ref, size_t ref_len, const char *name,
+                                uint8_t *value, size_t value_size, size_t *value_len);
+/* Wipes the values of ref that no key has been made with yet. */
+void keyward_secret_drop(const uint8_t *ref, size_t ref_len);
+
+/* Non-zero when the KEYREF attribute name (len bytes) is a secret:
+ * pin-value, so-pin, auth, parent-auth, any *auth, *password, *passphrase. */
+int keyward_keyref_attr_is_secret(const char *name, size_t len);
+/* Non-zero when the KEYREF text carries a secret attribute. */
+int keyward_keyref_has_secret(const char *keyref);
+/* The KEYREF without its secret attributes (NUL-terminated in out). */
+psa_status_t keyward_keyref_strip(const char *keyref, char *out, size_t out_size,
+                                  size_t *out_len);
+
 /* A short human-readable detail of the last failure in this thread,
- * set by backends ("C_Login: CKR_PIN_INCORRECT").  Never contains secrets.
+ * set by backends ("C_Login: CKR_PIN_INCORRECT").  Never contains secrets:
+ * the text goes through keyward_keyref_redact() as well.
  * KEYWARD_NO_ERROR_TEXT (MCU builds) compiles the texts out entirely. */
 #if defined(KEYWARD_NO_ERROR_TEXT)
 static inline void keyward_set_error(const char *fmt, ...)

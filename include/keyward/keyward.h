@@ -6,6 +6,14 @@
  *   atecc608:slot=N[;bus=unix:PATH | ;bus=/dev/i2c-N;addr=0x60]
  *   tpm2:handle=0x81xxxxxx | tpm2:file=key.pem
  *   file:PATH                          a software key (PEM/DER), for comparison
+ *
+ * Secret attributes (pin-value, auth, parent-auth, ...) never reach a key
+ * buffer, PSA storage or a message: keyward keeps them in process memory
+ * until keyward_key_close() or keyward_deinit(), and masks them in every
+ * text (keyward_keyref_redact).  Persistent keys take their secret from
+ * pin-source or the environment instead ($KEYWARD_PKCS11_PIN,
+ * $KEYWARD_TPM2_AUTH): a persistent import whose reference carries one is
+ * PSA_ERROR_INVALID_ARGUMENT.
  */
 #ifndef KEYWARD_H
 #define KEYWARD_H
@@ -20,9 +28,6 @@ extern "C" {
 /* Initialises PSA (psa_crypto_init).  Safe to call more than once. */
 psa_status_t keyward_init(void);
 
-/* Releases what keyward holds (SE sessions, loaded objects, secrets kept in process memory, zeroised), then PSA. Safe to call more than once. */
-void keyward_deinit(void);
-
 /* Makes a PSA key for KEYREF, ready for signing in TLS:
  *  - SE keys: imported as a volatile opaque key in the backend's location
  *    (the key data is the reference); policy SIGN_HASH|VERIFY_HASH with
@@ -32,6 +37,26 @@ void keyward_deinit(void);
  * Returns PSA_ERROR_INVALID_ARGUMENT for a malformed KEYREF,
  * PSA_ERROR_DOES_NOT_EXIST when the SE has no such key. */
 psa_status_t keyward_key_open(const char *keyref, psa_key_id_t *key);
+
+/* Destroys the PSA key made by keyward_key_open() or keyward_key_generate()
+ * and wipes the secrets (PIN, auth value) keyward kept for it: PSA tells a
+ * driver nothing when a key is destroyed, so psa_destroy_key() alone leaves
+ * them in memory until keyward_deinit().  A builtin key (read-only) is only
+ * purged from PSA's memory; its id stays declared.  Returns what
+ * psa_destroy_key() returns (PSA_ERROR_INVALID_HANDLE for an unknown key;
+ * the secrets are wiped anyway). */
+psa_status_t keyward_key_close(psa_key_id_t key);
+
+/* Releases what keyward holds (SE sessions, loaded objects, secrets kept in process memory, zeroised), then PSA. Safe to call more than once. */
+void keyward_deinit(void);
+
+/* Writes keyref to out (out_size bytes, always NUL-terminated when
+ * out_size > 0) with the value of every secret attribute (pin-value, auth,
+ * parent-auth, so-pin, any *auth or *password) replaced by "***".  Works on
+ * any text, so a message that quotes a KEYREF can go through it too.
+ * Returns the length of the whole redacted text (as snprintf): out holds
+ * all of it when the result is < out_size. */
+size_t keyward_keyref_redact(const char *keyref, char *out, size_t out_size);
 
 /* Sets the place where the next psa_generate_key() in a keyward location,
  * in this thread, creates its key (a KEYREF; e.g. the PKCS#11 token and
@@ -44,7 +69,11 @@ psa_status_t keyward_key_generate(const char *keyref, psa_key_type_t type, size_
                                   psa_key_id_t *key);
 
 /* Declares a builtin key: PSA key id (MBEDTLS_PSA_KEY_ID_BUILTIN_MIN..MAX)
- * -> SE reference, with its type, bits and policy.  The key is then usable
+ * -> SE reference, with its type, bits and policy.  An id already declared
+ * is never replaced: PSA_ERROR_ALREADY_EXISTS (keyward_key_open() picks its
+ * own ids among the free ones, from the top of the range).  Secret
+ * attributes of the KEYREF are kept in process memory, bound to the id, and
+ * the table keeps the KEYREF without them.  Thread-safe.  The key is then usable
  * by id, without import or open, persistence READ_ONLY.  The KEYREF is
  * copied, except in builds with KEYWARD_BUILTIN_KEYREF_BY_REFERENCE (MCU
  * profile), where it must be a string that lives for ever (a literal). */

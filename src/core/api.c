@@ -21,10 +21,15 @@ static KEYWARD_THREAD_LOCAL char last_error[256];
 
 void keyward_set_error(const char *fmt, ...)
 {
+    char raw[sizeof(last_error)];
     va_list ap;
+
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof(last_error), fmt, ap);
+    vsnprintf(raw, sizeof(raw), fmt, ap);
     va_end(ap);
+    /* A message quoting a KEYREF must not carry its PIN or auth value. */
+    (void)keyward_keyref_redact(raw, last_error, sizeof(last_error));
+    mbedtls_platform_zeroize(raw, sizeof(raw));
 }
 
 const char *keyward_last_error(void)
@@ -37,13 +42,6 @@ const char *keyward_last_error(void)
 psa_status_t keyward_init(void)
 {
     return psa_crypto_init();
-}
-
-/* Minimal form: PSA's own release (mbedtls_psa_crypto_free tolerates being
- * called more than once). */
-void keyward_deinit(void)
-{
-    mbedtls_psa_crypto_free();
 }
 
 const char *keyward_generate_target(void)
@@ -70,14 +68,14 @@ psa_status_t keyward_ref_from_keyref(const keyward_backend_t *be, const char *ke
     if (be->ref_from_keyref != NULL) {
         return be->ref_from_keyref(keyref, ref, ref_size, ref_len);
     }
+    /* The ref is the KEYREF text; a backend without its own conversion has
+     * no secrets to keep, so any secret attribute is simply left out. */
     len = strlen(keyref);
-    if (len == 0 || len > ref_size) {
+    if (len == 0 || len >= ref_size) {
         keyward_set_error("KEYREF longer than %u bytes", (unsigned)ref_size);
         return PSA_ERROR_INVALID_ARGUMENT;
     }
-    memcpy(ref, keyref, len);
-    *ref_len = len;
-    return PSA_SUCCESS;
+    return keyward_keyref_strip(keyref, (char *)ref, ref_size, ref_len);
 }
 
 void keyward_default_policy(psa_key_attributes_t *attr, psa_key_type_t type)
@@ -153,32 +151,23 @@ exit:
 #endif /* KEYWARD_NO_FILE_KEYS */
 
 /* A fixed SE slot: bind it to a builtin key id (the same id each time the
- * same KEYREF is opened) and use it without import. */
+ * same KEYREF is opened) and use it without import.  The table keeps the
+ * KEYREF without its secrets. */
 static psa_status_t open_builtin(const keyward_backend_t *be, const char *keyref,
                                  psa_key_type_t type, size_t bits, psa_key_id_t *key)
 {
     psa_status_t status = PSA_ERROR_CORRUPTION_DETECTED;
     psa_key_attributes_t attr = PSA_KEY_ATTRIBUTES_INIT;
-    psa_key_id_t id = 0;
-    size_t i;
-    const keyward_builtin_t *b;
+    char clean[KEYWARD_KEYREF_MAX];
 
-    for (i = 0; (b = keyward_builtin_get(i)) != NULL; i++) {
-        if (strcmp(b->keyref, keyref) == 0) {
-            *key = b->id;
-            return PSA_SUCCESS;
-        }
+    status = keyward_keyref_strip(keyref, clean, sizeof(clean), NULL);
+    if (status != PSA_SUCCESS) {
+        return status;
     }
-    /* Ids from the top of the builtin range, away from application-chosen ones. */
-    id = (psa_key_id_t)(MBEDTLS_PSA_KEY_ID_BUILTIN_MAX - i);
     backend_policy(be, &attr, type);
-    status = keyward_builtin_add(id, keyref, type, bits, psa_get_key_usage_flags(&attr),
-                                 psa_get_key_algorithm(&attr),
-                                 psa_get_key_enrollment_algorithm(&attr));
-    if (status == PSA_SUCCESS) {
-        *key = id;
-    }
-    return status;
+    return keyward_builtin_open(clean, type, bits, psa_get_key_usage_flags(&attr),
+                                psa_get_key_algorithm(&attr),
+                                psa_get_key_enrollment_algorithm(&attr), key);
 }
 
 psa_status_t keyward_key_open(const char *keyref, psa_key_id_t *key)
@@ -189,8 +178,11 @@ psa_status_t keyward_key_open(const char *keyref, psa_key_id_t *key)
     uint8_t ref[KEYWARD_REF_MAX];
     size_t ref_len = 0, bits = 0;
     psa_key_type_t type = 0;
+    unsigned long mark = 0;
 
     clear_error();
+    keyward_secrets_collect();
+    mark = keyward_secrets_mark();
     if (keyref == NULL || key == NULL) {
         return PSA_ERROR_INVALID_ARGUMENT;
     }
@@ -201,8 +193,10 @@ psa_status_t keyward_key_open(const char *keyref, psa_key_id_t *key)
 #endif
     be = keyward_backend_by_keyref(keyref);
     if (be == NULL) {
-        keyward_set_error("unknown KEYREF scheme in '%.40s' (pkcs11:, atecc608:, tpm2:, file:)",
-                          keyref);
+        char shown[48];
+        (void)keyward_keyref_redact(keyref, shown, sizeof(shown));
+        keyward_set_error("unknown KEYREF scheme in '%s' (pkcs11:, atecc608:, tpm2:, file:)",
+                          shown);
         return PSA_ERROR_INVALID_ARGUMENT;
     }
     status = keyward_ref_from_keyref(be, keyref, ref, sizeof(ref), &ref_len);
@@ -224,6 +218,12 @@ psa_status_t keyward_key_open(const char *keyref, psa_key_id_t *key)
     backend_policy(be, &attr, type);
     status = psa_import_key(&attr, ref, ref_len, key);
 exit:
+    /* Secrets the backend kept for this ref now belong to the key. */
+    if (status == PSA_SUCCESS) {
+        keyward_secrets_bind_since(mark, *key);
+    } else {
+        keyward_secrets_drop_since(mark);
+    }
     mbedtls_platform_zeroize(ref, sizeof(ref));
     return status;
 }
@@ -234,8 +234,11 @@ psa_status_t keyward_key_generate(const char *keyref, psa_key_type_t type, size_
     psa_status_t status = PSA_ERROR_CORRUPTION_DETECTED;
     const keyward_backend_t *be = keyward_backend_by_keyref(keyref);
     psa_key_attributes_t attr = PSA_KEY_ATTRIBUTES_INIT;
+    unsigned long mark = 0;
 
     clear_error();
+    keyward_secrets_collect();
+    mark = keyward_secrets_mark();
     if (be == NULL) {
         keyward_set_error("unknown KEYREF scheme");
         return PSA_ERROR_INVALID_ARGUMENT;
@@ -251,7 +254,36 @@ psa_status_t keyward_key_generate(const char *keyref, psa_key_type_t type, size_
     backend_policy(be, &attr, type);
     status = psa_generate_key(&attr, key);
     keyward_set_generate_target(NULL);
+    if (status == PSA_SUCCESS) {
+        keyward_secrets_bind_since(mark, *key);
+    } else {
+        keyward_secrets_drop_since(mark);
+    }
     return status;
+}
+
+psa_status_t keyward_key_close(psa_key_id_t key)
+{
+    psa_status_t status = psa_destroy_key(key);
+
+    if (status == PSA_ERROR_NOT_PERMITTED &&
+        MBEDTLS_PSA_KEY_ID_BUILTIN_MIN <= key && key <= MBEDTLS_PSA_KEY_ID_BUILTIN_MAX) {
+        /* A builtin key is read-only: drop PSA's copy, keep the declaration. */
+        status = psa_purge_key(key);
+    }
+    keyward_secrets_forget_key(key);
+    return status;
+}
+
+void keyward_deinit(void)
+{
+    keyward_secrets_wipe_all();
+    for (size_t i = 0; keyward_backends[i] != NULL; i++) {
+        if (keyward_backends[i]->shutdown != NULL) {
+            keyward_backends[i]->shutdown();
+        }
+    }
+    mbedtls_psa_crypto_free();
 }
 
 const char *keyward_status_name(psa_status_t status)

@@ -6,62 +6,83 @@
  */
 #include <string.h>
 
+#if !defined(KEYWARD_NO_THREADS)
+#include <pthread.h>
+#endif
+
 #include "core.h"
 #include "mbedtls/build_info.h"
+#include "mbedtls/platform_util.h"
 #include "psa/crypto_extra.h"
 
 static keyward_builtin_t builtins[KEYWARD_BUILTIN_MAX];
 static size_t builtin_count;
 
-const keyward_builtin_t *keyward_builtin_get(size_t index)
+/* Applications may declare keys from several threads while others use them
+ * (keyward_key_open declares SE slots on the fly): one lock for the table. */
+#if defined(KEYWARD_NO_THREADS)
+#define LOCK() ((void)0)
+#define UNLOCK() ((void)0)
+#else
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+#define LOCK() pthread_mutex_lock(&lock)
+#define UNLOCK() pthread_mutex_unlock(&lock)
+#endif
+
+psa_status_t keyward_builtin_copy(size_t index, keyward_builtin_t *out)
 {
-    return index < builtin_count ? &builtins[index] : NULL;
+    psa_status_t status = PSA_ERROR_DOES_NOT_EXIST;
+    LOCK();
+    if (index < builtin_count) {
+        *out = builtins[index];
+        status = PSA_SUCCESS;
+    }
+    UNLOCK();
+    return status;
 }
 
 void keyward_builtin_clear(void)
 {
-    memset(builtins, 0, sizeof(builtins));
+    LOCK();
+    mbedtls_platform_zeroize(builtins, sizeof(builtins));
     builtin_count = 0;
+    UNLOCK();
 }
 
-psa_status_t keyward_builtin_add(psa_key_id_t id, const char *keyref, psa_key_type_t type,
-                                 size_t bits, psa_key_usage_t usage, psa_algorithm_t alg,
-                                 psa_algorithm_t alg2)
+static int id_declared(psa_key_id_t id)
 {
-    const keyward_backend_t *be = keyward_backend_by_keyref(keyref);
-    keyward_builtin_t *b = NULL;
-    size_t len;
-
-    if (id < MBEDTLS_PSA_KEY_ID_BUILTIN_MIN || id > MBEDTLS_PSA_KEY_ID_BUILTIN_MAX) {
-        keyward_set_error("builtin key id 0x%08x is outside 0x%08x..0x%08x", (unsigned)id,
-                          (unsigned)MBEDTLS_PSA_KEY_ID_BUILTIN_MIN,
-                          (unsigned)MBEDTLS_PSA_KEY_ID_BUILTIN_MAX);
-        return PSA_ERROR_INVALID_ARGUMENT;
-    }
-    if (be == NULL) {
-        keyward_set_error("unknown KEYREF scheme");
-        return PSA_ERROR_INVALID_ARGUMENT;
-    }
-    len = strlen(keyref);
-    if (len >= KEYWARD_KEYREF_MAX || bits == 0 || bits > 0xffff) {
-        return PSA_ERROR_INVALID_ARGUMENT;
-    }
     for (size_t i = 0; i < builtin_count; i++) {
         if (builtins[i].id == id) {
-            b = &builtins[i]; /* re-declaring an id replaces it */
+            return 1;
         }
     }
-    if (b == NULL) {
-        if (builtin_count == KEYWARD_BUILTIN_MAX) {
-            return PSA_ERROR_INSUFFICIENT_MEMORY;
-        }
-        b = &builtins[builtin_count++];
+    return 0;
+}
+
+/* Appends an entry; called with the lock held.  keyref is secret-free. */
+static psa_status_t add_locked(psa_key_id_t id, const char *keyref, psa_key_type_t type,
+                               size_t bits, psa_key_usage_t usage, psa_algorithm_t alg,
+                               psa_algorithm_t alg2)
+{
+    keyward_builtin_t *b;
+
+    if (id_declared(id)) {
+        /* Never replace: the id may be one the application uses for
+         * another key, and a silent swap would sign with the wrong key. */
+        keyward_set_error("builtin key id 0x%08x is already declared", (unsigned)id);
+        return PSA_ERROR_ALREADY_EXISTS;
     }
+    if (builtin_count == KEYWARD_BUILTIN_MAX) {
+        keyward_set_error("the builtin key table is full (%u keys, KEYWARD_BUILTIN_MAX)",
+                          (unsigned)KEYWARD_BUILTIN_MAX);
+        return PSA_ERROR_INSUFFICIENT_MEMORY;
+    }
+    b = &builtins[builtin_count++];
     b->id = id;
 #if defined(KEYWARD_BUILTIN_KEYREF_BY_REFERENCE)
     b->keyref = keyref;
 #else
-    memcpy(b->keyref, keyref, len + 1);
+    memcpy(b->keyref, keyref, strlen(keyref) + 1);
 #endif
     b->type = type;
     b->bits = (uint16_t)bits;
@@ -69,6 +90,105 @@ psa_status_t keyward_builtin_add(psa_key_id_t id, const char *keyref, psa_key_ty
     b->alg = alg;
     b->alg2 = alg2;
     return PSA_SUCCESS;
+}
+
+static psa_status_t check_args(psa_key_id_t id, const char *keyref, size_t bits)
+{
+    if (id < MBEDTLS_PSA_KEY_ID_BUILTIN_MIN || id > MBEDTLS_PSA_KEY_ID_BUILTIN_MAX) {
+        keyward_set_error("builtin key id 0x%08x is outside 0x%08x..0x%08x", (unsigned)id,
+                          (unsigned)MBEDTLS_PSA_KEY_ID_BUILTIN_MIN,
+                          (unsigned)MBEDTLS_PSA_KEY_ID_BUILTIN_MAX);
+        return PSA_ERROR_INVALID_ARGUMENT;
+    }
+    if (keyward_backend_by_keyref(keyref) == NULL) {
+        keyward_set_error("unknown KEYREF scheme");
+        return PSA_ERROR_INVALID_ARGUMENT;
+    }
+    if (strlen(keyref) >= KEYWARD_KEYREF_MAX || bits == 0 || bits > 0xffff) {
+        return PSA_ERROR_INVALID_ARGUMENT;
+    }
+    return PSA_SUCCESS;
+}
+
+psa_status_t keyward_builtin_add(psa_key_id_t id, const char *keyref, psa_key_type_t type,
+                                 size_t bits, psa_key_usage_t usage, psa_algorithm_t alg,
+                                 psa_algorithm_t alg2)
+{
+    psa_status_t status = check_args(id, keyref, bits);
+
+    if (status != PSA_SUCCESS) {
+        return status;
+    }
+#if defined(KEYWARD_BUILTIN_KEYREF_BY_REFERENCE)
+    if (keyward_keyref_has_secret(keyref)) {
+        keyward_set_error("a builtin KEYREF kept by reference cannot carry a secret");
+        return PSA_ERROR_INVALID_ARGUMENT;
+    }
+    LOCK();
+    status = add_locked(id, keyref, type, bits, usage, alg, alg2);
+    UNLOCK();
+    return status;
+#else
+    {
+        char clean[KEYWARD_KEYREF_MAX];
+        uint8_t ref[KEYWARD_REF_MAX];
+        size_t ref_len = 0;
+        unsigned long mark = keyward_secrets_mark();
+        int secret = keyward_keyref_has_secret(keyref);
+
+        status = keyward_keyref_strip(keyref, clean, sizeof(clean), NULL);
+        /* The backend takes the secrets out of the KEYREF into process
+         * memory; they are bound to the id once it is declared. */
+        if (status == PSA_SUCCESS && secret) {
+            status = keyward_ref_from_keyref(keyward_backend_by_keyref(keyref), keyref, ref,
+                                             sizeof(ref), &ref_len);
+        }
+        if (status == PSA_SUCCESS) {
+            LOCK();
+            status = add_locked(id, clean, type, bits, usage, alg, alg2);
+            UNLOCK();
+        }
+        if (status == PSA_SUCCESS) {
+            keyward_secrets_bind_since(mark, id);
+        } else {
+            keyward_secrets_drop_since(mark);
+        }
+        mbedtls_platform_zeroize(ref, sizeof(ref));
+        return status;
+    }
+#endif
+}
+
+psa_status_t keyward_builtin_open(const char *keyref, psa_key_type_t type, size_t bits,
+                                  psa_key_usage_t usage, psa_algorithm_t alg,
+                                  psa_algorithm_t alg2, psa_key_id_t *id)
+{
+    psa_status_t status = PSA_ERROR_CORRUPTION_DETECTED;
+    psa_key_id_t cand;
+
+    LOCK();
+    for (size_t i = 0; i < builtin_count; i++) {
+        if (strcmp(builtins[i].keyref, keyref) == 0) {
+            *id = builtins[i].id;
+            UNLOCK();
+            return PSA_SUCCESS;
+        }
+    }
+    /* Ids from the top of the builtin range, away from application-chosen
+     * ones, skipping any the application declared there. */
+    cand = MBEDTLS_PSA_KEY_ID_BUILTIN_MAX;
+    while (id_declared(cand)) {
+        cand--;
+    }
+    status = check_args(cand, keyref, bits);
+    if (status == PSA_SUCCESS) {
+        status = add_locked(cand, keyref, type, bits, usage, alg, alg2);
+    }
+    UNLOCK();
+    if (status == PSA_SUCCESS) {
+        *id = cand;
+    }
+    return status;
 }
 
 /* Weak so that a program linking Mbed TLS's own test platform (ssl_server2
@@ -81,15 +201,19 @@ psa_status_t mbedtls_psa_platform_get_builtin_key(mbedtls_svc_key_id_t key_id,
                                                   psa_drv_slot_number_t *slot_number)
 {
     psa_key_id_t id = MBEDTLS_SVC_KEY_ID_GET_KEY_ID(key_id);
+    psa_status_t status = PSA_ERROR_DOES_NOT_EXIST;
 
+    LOCK();
     for (size_t i = 0; i < builtin_count; i++) {
         if (builtins[i].id == id) {
             *lifetime = PSA_KEY_LIFETIME_FROM_PERSISTENCE_AND_LOCATION(
                 PSA_KEY_PERSISTENCE_READ_ONLY,
                 keyward_backend_by_keyref(builtins[i].keyref)->location);
             *slot_number = i;
-            return PSA_SUCCESS;
+            status = PSA_SUCCESS;
+            break;
         }
     }
-    return PSA_ERROR_DOES_NOT_EXIST;
+    UNLOCK();
+    return status;
 }

@@ -32,7 +32,28 @@ typedef struct {
     psa_algorithm_t alg, alg2;
 } keyward_builtin_t; /* its backend: keyward_backend_by_keyref(keyref) */
 
-const keyward_builtin_t *keyward_builtin_get(size_t index);
+/* Copies entry index of the table (under its lock); PSA_ERROR_DOES_NOT_EXIST
+ * past the end. */
+psa_status_t keyward_builtin_copy(size_t index, keyward_builtin_t *out);
+/* The id bound to keyref (secret-free text), or a new one from the top of
+ * the builtin range that nobody declared, atomically. */
+psa_status_t keyward_builtin_open(const char *keyref, psa_key_type_t type, size_t bits,
+                                  psa_key_usage_t usage, psa_algorithm_t alg,
+                                  psa_algorithm_t alg2, psa_key_id_t *id);
+
+/* Secrets (secrets.c).  The core marks the store before it makes a key,
+ * then binds what the backend stored meanwhile (in this thread) to the new
+ * key, or drops it when making the key failed. */
+unsigned long keyward_secrets_mark(void);
+void keyward_secrets_bind_since(unsigned long mark, psa_key_id_t key);
+void keyward_secrets_drop_since(unsigned long mark);
+void keyward_secrets_forget_key(psa_key_id_t key);
+/* Wipes the values of keys that no longer exist in PSA (destroyed with
+ * psa_destroy_key instead of keyward_key_close). */
+void keyward_secrets_collect(void);
+void keyward_secrets_wipe_all(void);
+/* Test accessor: entries in use, bound to key (0: all). */
+size_t keyward_secrets_count(psa_key_id_t key);
 
 /* Generation target of this thread (api.c), or NULL. */
 const char *keyward_generate_target(void);

@@ -8,6 +8,7 @@
 #include "core.h"
 #include "keybuf.h"
 #include "keyward/psa_driver.h"
+#include "mbedtls/platform_util.h"
 
 static int is_supported_pair(psa_key_type_t type)
 {
@@ -18,6 +19,26 @@ static int is_supported_pair(psa_key_type_t type)
 static psa_key_location_t location_of(const psa_key_attributes_t *attributes)
 {
     return PSA_KEY_LIFETIME_GET_LOCATION(psa_get_key_lifetime(attributes));
+}
+
+/* Non-zero when ref is KEYREF text of be's scheme ("pkcs11:...") that
+ * carries a secret attribute.  Binary refs (TPM) are checked by their
+ * backend's parser. */
+static int text_ref_has_secret(const keyward_backend_t *be, const uint8_t *ref, size_t ref_len)
+{
+    char text[KEYWARD_REF_MAX + 1];
+    size_t n = strlen(be->scheme);
+    int secret;
+
+    if (ref_len <= n || ref_len > KEYWARD_REF_MAX || memcmp(ref, be->scheme, n) != 0 ||
+        ref[n] != ':' || memchr(ref, 0, ref_len) != NULL) {
+        return 0;
+    }
+    memcpy(text, ref, ref_len);
+    text[ref_len] = '\0';
+    secret = keyward_keyref_has_secret(text);
+    mbedtls_platform_zeroize(text, ref_len);
+    return secret;
 }
 
 /* Parses the key buffer and finds its backend, which must be the one of the
@@ -35,6 +56,11 @@ static psa_status_t open_keybuf(const psa_key_attributes_t *attributes, const ui
     if (*be == NULL || (*be)->id != kb->backend || kb->type != psa_get_key_type(attributes)) {
         keyward_set_error("key buffer does not match the key's location or type");
         return PSA_ERROR_DATA_CORRUPT;
+    }
+    if (text_ref_has_secret(*be, kb->ref, kb->ref_len)) {
+        keyward_set_error("the stored key buffer carries a PIN or auth value: refused (give it "
+                          "with pin-source or the environment)");
+        return PSA_ERROR_INVALID_ARGUMENT;
     }
     return PSA_SUCCESS;
 }
@@ -101,6 +127,37 @@ static psa_status_t finish_key(const keyward_backend_t *be, const psa_key_attrib
     return status;
 }
 
+/* psa_import_key() of KEYREF text that carries a PIN or auth value.  PSA
+ * writes a persistent key's buffer to storage: refused.  A volatile key gets
+ * the secret-free ref; the backend keeps the secret in process memory. */
+static psa_status_t import_text_with_secret(const keyward_backend_t *be,
+                                            const psa_key_attributes_t *attributes,
+                                            const uint8_t *data, size_t data_length,
+                                            uint8_t *key_buffer, size_t key_buffer_size,
+                                            size_t *key_buffer_length, size_t *bits)
+{
+    psa_status_t status = PSA_ERROR_CORRUPTION_DETECTED;
+    char text[KEYWARD_REF_MAX + 1];
+    uint8_t ref[KEYWARD_REF_MAX];
+    size_t ref_len = 0;
+
+    if (!PSA_KEY_LIFETIME_IS_VOLATILE(psa_get_key_lifetime(attributes))) {
+        keyward_set_error("a persistent key's reference must not carry pin-value, auth or "
+                          "parent-auth (PSA stores it): use pin-source or the environment");
+        return PSA_ERROR_INVALID_ARGUMENT;
+    }
+    memcpy(text, data, data_length);
+    text[data_length] = '\0';
+    status = keyward_ref_from_keyref(be, text, ref, sizeof(ref), &ref_len);
+    if (status == PSA_SUCCESS) {
+        status = finish_key(be, attributes, ref, ref_len, key_buffer, key_buffer_size,
+                            key_buffer_length, bits);
+    }
+    mbedtls_platform_zeroize(text, sizeof(text));
+    mbedtls_platform_zeroize(ref, sizeof(ref));
+    return status;
+}
+
 psa_status_t keyward_psa_import_key(const psa_key_attributes_t *attributes, const uint8_t *data,
                                     size_t data_length, uint8_t *key_buffer,
                                     size_t key_buffer_size, size_t *key_buffer_length,
@@ -115,6 +172,10 @@ psa_status_t keyward_psa_import_key(const psa_key_attributes_t *attributes, cons
     if (data == NULL || data_length == 0 || data_length > KEYWARD_REF_MAX) {
         keyward_set_error("key reference is empty or longer than %u bytes", KEYWARD_REF_MAX);
         return PSA_ERROR_INVALID_ARGUMENT;
+    }
+    if (text_ref_has_secret(be, data, data_length)) {
+        return import_text_with_secret(be, attributes, data, data_length, key_buffer,
+                                       key_buffer_size, key_buffer_length, bits);
     }
     return finish_key(be, attributes, data, data_length, key_buffer, key_buffer_size,
                       key_buffer_length, bits);
@@ -147,7 +208,7 @@ psa_status_t keyward_psa_generate_key(const psa_key_attributes_t *attributes, ui
         status = finish_key(be, attributes, ref, ref_len, key_buffer, key_buffer_size,
                             key_buffer_length, NULL);
     }
-    memset(ref, 0, sizeof(ref));
+    mbedtls_platform_zeroize(ref, sizeof(ref));
     return status;
 }
 
@@ -268,10 +329,15 @@ psa_status_t keyward_psa_get_builtin_key(psa_drv_slot_number_t slot_number,
                                          size_t key_buffer_size, size_t *key_buffer_length)
 {
     psa_status_t status = PSA_ERROR_CORRUPTION_DETECTED;
-    const keyward_builtin_t *b = keyward_builtin_get((size_t)slot_number);
-    const keyward_backend_t *be = b != NULL ? keyward_backend_by_keyref(b->keyref) : NULL;
+    keyward_builtin_t entry;
+    const keyward_builtin_t *b = &entry;
+    const keyward_backend_t *be = NULL;
     size_t ref_len = 0;
 
+    /* A copy: the table may grow in another thread meanwhile. */
+    if (keyward_builtin_copy((size_t)slot_number, &entry) == PSA_SUCCESS) {
+        be = keyward_backend_by_keyref(entry.keyref);
+    }
     if (be == NULL || be->location != location_of(attributes)) {
         return PSA_ERROR_DOES_NOT_EXIST;
     }

@@ -29,7 +29,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     return 0;
 }
 
-#if !defined(KW_LIBFUZZER)
 static void kw_fuzz_seeds(void (*add)(const uint8_t *, size_t))
 {
     static const char *const keyrefs[] = {
@@ -60,4 +59,3 @@ static void kw_fuzz_seeds(void (*add)(const uint8_t *, size_t))
     pkt[66] = (uint8_t)(crc >> 8);
     add(pkt, 67);
 }
-#endif

@@ -39,7 +39,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     return 0;
 }
 
-#if !defined(KW_LIBFUZZER)
 static void kw_fuzz_seeds(void (*add)(const uint8_t *, size_t))
 {
     uint8_t seed[64];
@@ -58,4 +57,3 @@ static void kw_fuzz_seeds(void (*add)(const uint8_t *, size_t))
         add(seed, len);
     }
 }
-#endif

@@ -4,7 +4,10 @@
  * deterministic stream of mutations of the target's seeds (bit flips, byte
  * sets, truncation, extension, splices), so ctest runs every target, under
  * ASan + UBSan in the sanitizer build.  With clang -fsanitize=fuzzer the
- * same target is a libFuzzer target and this file adds nothing.
+ * same target is a libFuzzer target (cmake -DKEYWARD_FUZZ=ON with clang):
+ * this file then only gives it LLVMFuzzerInitialize, which writes the
+ * target's seeds (kw_fuzz_seeds, the same ones ctest mutates) into the
+ * directory named by $KW_FUZZ_WRITE_SEEDS, to be passed as its corpus.
  *
  * A target defines LLVMFuzzerTestOneInput and
  *   static void kw_fuzz_seeds(void (*add)(const uint8_t *, size_t));
@@ -19,7 +22,39 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#if !defined(KW_LIBFUZZER)
+#if defined(KW_LIBFUZZER)
+#include <sys/stat.h>
+
+static void kw_fuzz_seeds(void (*add)(const uint8_t *, size_t));
+static const char *kw_seed_dir;
+static unsigned kw_seed_count;
+
+static void kw_write_seed(const uint8_t *d, size_t n)
+{
+    char path[4096];
+    FILE *fp;
+
+    snprintf(path, sizeof(path), "%s/seed-%u", kw_seed_dir, kw_seed_count++);
+    fp = fopen(path, "wb");
+    if (fp == NULL || fwrite(d, 1, n, fp) != n || fclose(fp) != 0) {
+        fprintf(stderr, "cannot write seed %s\n", path);
+        exit(1);
+    }
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    kw_seed_dir = getenv("KW_FUZZ_WRITE_SEEDS");
+    if (kw_seed_dir != NULL && kw_seed_dir[0] != '\0') {
+        (void)mkdir(kw_seed_dir, 0700);
+        kw_fuzz_seeds(kw_write_seed);
+    }
+    return 0;
+}
+#else
 #define KW_FUZZ_MAX_SEEDS 16
 #define KW_FUZZ_MAX_LEN 4096
 

@@ -42,7 +42,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     return 0;
 }
 
-#if !defined(KW_LIBFUZZER)
 static int read_seed(const char *path, void (*add)(const uint8_t *, size_t))
 {
     static uint8_t buf[4096];
@@ -104,4 +103,3 @@ static void kw_fuzz_seeds(void (*add)(const uint8_t *, size_t))
         }
     }
 }
-#endif

@@ -8,7 +8,7 @@ kw_softhsm_setup() {
     local dir=$1; shift
     KW_P11_DIR=$dir
     KW_P11_TOKEN=kwtest
-    KW_P11_PIN=1234
+    KW_P11_PIN=${KW_P11_PIN_SET:-1234}
     mkdir -p "$dir/tokens"
     printf 'directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n' "$dir" > "$dir/softhsm2.conf"
     export SOFTHSM2_CONF="$dir/softhsm2.conf"

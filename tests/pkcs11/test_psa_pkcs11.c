@@ -2,6 +2,7 @@
  * test_psa_pkcs11.sh: every TLS signature algorithm on every key, verified in
  * software with the exported public key; the negative cases; generation;
  * session recovery. */
+#define _GNU_SOURCE /* memmem */
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,11 +10,21 @@
 
 #include <p11-kit/pkcs11.h>
 
+#include "core/core.h"
+#include "core/keybuf.h"
 #include "keyward/keyward.h"
+#include "keyward/psa_driver.h"
 #include "kwtest.h"
 #include "mbedtls/psa_util.h"
 
 static const char *module, *token, *pin;
+
+static const char *uri_nopin(const char *label)
+{
+    static char buf[1024];
+    snprintf(buf, sizeof(buf), "pkcs11:token=%s;object=%s?module-path=%s", token, label, module);
+    return buf;
+}
 
 static const char *uri(const char *label)
 {
@@ -129,11 +140,31 @@ static void import_checks(void)
     psa_set_key_bits(&attr, 0);
     CHECK_STATUS(psa_import_key(&attr, (const uint8_t *)r, strlen(r), &key), PSA_SUCCESS);
     psa_destroy_key(key);
-    /* a persistent key keeps only the reference in PSA storage and opens again */
+    /* a persistent key keeps only the reference in PSA storage and opens
+     * again; a reference with a PIN in it is refused (PSA would store it) */
     psa_set_key_id(&attr, 0x4b57);
     psa_destroy_key(0x4b57); /* leftovers of an earlier run */
+    CHECK_STATUS(psa_import_key(&attr, (const uint8_t *)r, strlen(r), &key),
+                 PSA_ERROR_INVALID_ARGUMENT);
+    CHECK(strstr(keyward_last_error(), "persistent") != NULL);
+    CHECK(fopen("0000000000004b57.psa_its", "rb") == NULL);
+    r = uri_nopin("rsa2048");
+    setenv("KEYWARD_PKCS11_PIN", pin, 1);
     CHECK_STATUS(psa_import_key(&attr, (const uint8_t *)r, strlen(r), &key), PSA_SUCCESS);
     CHECK_STATUS(psa_purge_key(key), PSA_SUCCESS);
+    {
+        /* the storage file holds the reference, never the PIN */
+        static char data[8192];
+        FILE *fp = fopen("0000000000004b57.psa_its", "rb");
+        size_t n = 0;
+        CHECK(fp != NULL);
+        if (fp != NULL) {
+            n = fread(data, 1, sizeof(data) - 1, fp);
+            fclose(fp);
+        }
+        CHECK(n > 0 && memmem(data, n, "object=rsa2048", 14) != NULL);
+        CHECK(memmem(data, n, "pin-value", 9) == NULL && memmem(data, n, pin, strlen(pin)) == NULL);
+    }
     {
         uint8_t sig[512], hash[32] = {2};
         size_t len = 0;
@@ -142,6 +173,7 @@ static void import_checks(void)
                      PSA_SUCCESS);
     }
     CHECK_STATUS(psa_destroy_key(0x4b57), PSA_SUCCESS);
+    unsetenv("KEYWARD_PKCS11_PIN");
     /* garbage as reference */
     psa_set_key_id(&attr, 0);
     psa_set_key_lifetime(&attr, PSA_KEY_LIFETIME_FROM_PERSISTENCE_AND_LOCATION(
@@ -277,6 +309,170 @@ static void coexistence(void)
     psa_destroy_key(rsa);
 }
 
+/* pin-source that cannot be read: a read error naming the path, never a
+ * login with an empty PIN ("PIN incorrect").  Runs before any login. */
+static void pin_source_errors(void)
+{
+    char buf[1024];
+    const char *dir = getenv("KW_TMP");
+    psa_key_id_t key = 0;
+    const char *bad[] = {"%s", "file:%s", "%s/nonexistent", "%s/../softhsm2.conf/x"};
+    const psa_status_t want[] = {PSA_ERROR_INVALID_ARGUMENT, PSA_ERROR_INVALID_ARGUMENT,
+                                 PSA_ERROR_DOES_NOT_EXIST, PSA_ERROR_STORAGE_FAILURE};
+
+    CHECK(dir != NULL);
+    if (dir == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char src[512];
+        snprintf(src, sizeof(src), bad[i], dir);
+        snprintf(buf, sizeof(buf), "pkcs11:token=%s;object=ec256?module-path=%s&pin-source=%s",
+                 token, module, src);
+        CHECK_STATUS(keyward_key_open(buf, &key), want[i]);
+        CHECK(strstr(keyward_last_error(), "cannot read pin-source") != NULL);
+        CHECK(strstr(keyward_last_error(), src + (strncmp(src, "file:", 5) == 0 ? 5 : 0)) !=
+              NULL);
+        CHECK(strstr(keyward_last_error(), "C_Login") == NULL);
+    }
+}
+
+/* The key buffer made from a KEYREF with pin-value holds no PIN; the PIN
+ * lives in process memory until keyward_key_close. */
+static void pin_kept_in_memory(void)
+{
+    psa_key_attributes_t attr = PSA_KEY_ATTRIBUTES_INIT;
+    const char *r = uri("ec256");
+    uint8_t buf[KEYWARD_KEYBUF_HEADER + KEYWARD_REF_MAX];
+    size_t len = 0, bits = 0;
+    psa_key_id_t key = 0;
+
+    psa_set_key_lifetime(&attr, PSA_KEY_LIFETIME_FROM_PERSISTENCE_AND_LOCATION(
+                                    PSA_KEY_PERSISTENCE_VOLATILE, KEYWARD_LOCATION_PKCS11));
+    psa_set_key_type(&attr, PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_SECP_R1));
+    CHECK_STATUS(keyward_psa_import_key(&attr, (const uint8_t *)r, strlen(r), buf, sizeof(buf),
+                                        &len, &bits),
+                 PSA_SUCCESS);
+    CHECK(len > 0 && memmem(buf, len, "object=ec256", 12) != NULL);
+    CHECK(memmem(buf, len, "pin-value", 9) == NULL && memmem(buf, len, pin, strlen(pin)) == NULL);
+    keyward_secrets_wipe_all();
+
+    CHECK_STATUS(keyward_key_open(r, &key), PSA_SUCCESS);
+    CHECK(keyward_secrets_count(key) == 1);
+    sign_and_verify(key, PSA_ALG_ECDSA(PSA_ALG_SHA_256), "pin in memory");
+    CHECK_STATUS(keyward_key_close(key), PSA_SUCCESS);
+    CHECK(keyward_secrets_count(key) == 0 && keyward_secrets_count(0) == 0);
+    CHECK_STATUS(psa_get_key_attributes(key, &attr), PSA_ERROR_INVALID_HANDLE);
+    /* a key destroyed the PSA way leaves its PIN only until the next open */
+    CHECK_STATUS(keyward_key_open(r, &key), PSA_SUCCESS);
+    psa_destroy_key(key);
+    CHECK(keyward_secrets_count(0) == 1);
+    CHECK_STATUS(keyward_key_open(uri_nopin("ec256"), &key), PSA_SUCCESS);
+    CHECK(keyward_secrets_count(0) == 0);
+    CHECK_STATUS(keyward_key_close(key), PSA_SUCCESS);
+    psa_reset_key_attributes(&attr);
+}
+
+static CK_FUNCTION_LIST_PTR module_functions(void **dl)
+{
+    CK_RV (*get_list)(CK_FUNCTION_LIST_PTR_PTR);
+    CK_FUNCTION_LIST_PTR f = NULL;
+
+    *dl = dlopen(module, RTLD_NOW | RTLD_NOLOAD);
+    if (*dl == NULL) {
+        return NULL;
+    }
+    *(void **)&get_list = dlsym(*dl, "C_GetFunctionList");
+    if (get_list == NULL || get_list(&f) != CKR_OK) {
+        return NULL;
+    }
+    return f;
+}
+
+/* Reads one CK_BBOOL attribute of the object of class cls labelled label:
+ * 1 true, 0 false, -1 not found. */
+static int bool_attr(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, const char *label,
+                     CK_OBJECT_CLASS cls, CK_ATTRIBUTE_TYPE type)
+{
+    CK_ATTRIBUTE tmpl[2] = {{CKA_CLASS, &cls, sizeof(cls)},
+                            {CKA_LABEL, (void *)label, strlen(label)}};
+    CK_OBJECT_HANDLE h;
+    CK_ULONG found = 0;
+    CK_BBOOL v = CK_TRUE;
+    CK_ATTRIBUTE a = {type, &v, sizeof(v)};
+
+    if (f->C_FindObjectsInit(s, tmpl, 2) != CKR_OK) {
+        return -1;
+    }
+    f->C_FindObjects(s, &h, 1, &found);
+    f->C_FindObjectsFinal(s);
+    if (found != 1 || f->C_GetAttributeValue(s, h, &a, 1) != CKR_OK) {
+        return -1;
+    }
+    return v == CK_TRUE;
+}
+
+/* Keys keyward generates can only sign (issue 7 section 6). */
+static void generated_keys_sign_only(void)
+{
+    void *dl = NULL;
+    CK_FUNCTION_LIST_PTR f = module_functions(&dl);
+    CK_SLOT_ID slots[16];
+    CK_ULONG n = 16;
+    CK_SESSION_HANDLE s = 0;
+    const char *labels[] = {"gen-p256", "gen-rsa"};
+
+    CHECK(f != NULL);
+    if (f == NULL) {
+        return;
+    }
+    CHECK(f->C_GetSlotList(CK_TRUE, slots, &n) == CKR_OK && n > 0);
+    for (CK_ULONG i = 0; i < n; i++) {
+        CK_TOKEN_INFO info;
+        if (f->C_GetTokenInfo(slots[i], &info) == CKR_OK &&
+            memcmp(info.label, token, strlen(token)) == 0) {
+            CHECK(f->C_OpenSession(slots[i], CKF_SERIAL_SESSION, NULL, NULL, &s) == CKR_OK);
+        }
+    }
+    for (size_t i = 0; i < 2; i++) {
+        CHECK(bool_attr(f, s, labels[i], CKO_PRIVATE_KEY, CKA_SIGN) == 1);
+        CHECK(bool_attr(f, s, labels[i], CKO_PRIVATE_KEY, CKA_DECRYPT) == 0);
+        CHECK(bool_attr(f, s, labels[i], CKO_PRIVATE_KEY, CKA_UNWRAP) == 0);
+        CHECK(bool_attr(f, s, labels[i], CKO_PRIVATE_KEY, CKA_DERIVE) == 0);
+        CHECK(bool_attr(f, s, labels[i], CKO_PRIVATE_KEY, CKA_SENSITIVE) == 1);
+        CHECK(bool_attr(f, s, labels[i], CKO_PRIVATE_KEY, CKA_EXTRACTABLE) == 0);
+        CHECK(bool_attr(f, s, labels[i], CKO_PUBLIC_KEY, CKA_VERIFY) == 1);
+        CHECK(bool_attr(f, s, labels[i], CKO_PUBLIC_KEY, CKA_ENCRYPT) == 0);
+        CHECK(bool_attr(f, s, labels[i], CKO_PUBLIC_KEY, CKA_WRAP) == 0);
+    }
+    /* the fixture keys made by pkcs11-tool are not: the test can tell */
+    CHECK(bool_attr(f, s, "rsa2048", CKO_PRIVATE_KEY, CKA_DECRYPT) == 1);
+    f->C_CloseSession(s);
+    dlclose(dl);
+}
+
+/* keyward_deinit() logs out and closes the token's session (the PKCS#11
+ * backend's shutdown op), wipes the PINs kept, frees PSA; twice is fine,
+ * and keyward starts again from scratch afterwards. */
+static void deinit(void)
+{
+    psa_key_id_t key = 0;
+
+    CHECK_STATUS(keyward_key_open(uri("ec256"), &key), PSA_SUCCESS);
+    CHECK(keyward_secrets_count(0) > 0);
+    keyward_deinit();
+    CHECK(keyward_secrets_count(0) == 0);
+    keyward_deinit();
+    CHECK_STATUS(keyward_init(), PSA_SUCCESS);
+    /* logged out: without a PIN the token refuses the login now */
+    unsetenv("KEYWARD_PKCS11_PIN");
+    CHECK_STATUS(keyward_key_open(uri_nopin("ec256"), &key), PSA_ERROR_NOT_PERMITTED);
+    CHECK_STATUS(keyward_key_open(uri("ec256"), &key), PSA_SUCCESS);
+    sign_and_verify(key, PSA_ALG_ECDSA(PSA_ALG_SHA_256), "after keyward_deinit");
+    CHECK_STATUS(keyward_key_close(key), PSA_SUCCESS);
+    keyward_deinit();
+}
+
 int main(void)
 {
     module = getenv("KW_P11_MODULE");
@@ -288,6 +484,7 @@ int main(void)
     }
     CHECK_STATUS(keyward_init(), PSA_SUCCESS);
     wrong_pin();
+    pin_source_errors();
     per_key("ec256", PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_SECP_R1), 256);
     per_key("ec384", PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_SECP_R1), 384);
     per_key("ec521", PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_SECP_R1), 521);
@@ -297,8 +494,10 @@ int main(void)
     import_checks();
     lookup_failures();
     generate();
+    generated_keys_sign_only();
+    pin_kept_in_memory();
     session_recovery();
     coexistence();
-    mbedtls_psa_crypto_free();
+    deinit();
     return kw_test_end("psa_pkcs11");
 }

@@ -8,4 +8,8 @@ kw_softhsm_setup "$tmp" ec256:EC:prime256v1 ec384:EC:secp384r1 ec521:EC:secp521r
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/soft.pem" 2>/dev/null
 export KW_SOFT_KEY="$tmp/soft.pem"
 export KW_P11_MODULE KW_P11_TOKEN KW_P11_PIN
+# PSA storage (persistent keys) goes to the working directory: the temp dir.
+mkdir "$tmp/pinsrc.d"
+export KW_TMP="$tmp/pinsrc.d"
+cd "$tmp"
 "$1"

@@ -8,8 +8,10 @@
 
 #include <tss2/tss2_mu.h>
 
+#include "core/keybuf.h"
 #include "keyward/backend.h"
 #include "keyward/keyward.h"
+#include "keyward/psa_driver.h"
 #include "se/tpm2/tpm2_internal.h"
 
 static int fails, passes;
@@ -163,9 +165,18 @@ static void test_ref(void)
     CHECK(kw_tpm2_ref_build(&kf, 0, &kr, ref, sizeof(ref), &len) == PSA_SUCCESS, "build blob ref");
     CHECK(kw_tpm2_ref_parse(ref, len, &r) == PSA_SUCCESS && r.handle == 0 &&
               r.parent == 0x40000001u && r.empty_auth && r.pub_len == kf.pub_len &&
-              r.priv_len == kf.priv_len && r.tcti_len == 6 && r.auth_len == 1 &&
-              r.parent_auth_len == 1,
+              r.priv_len == kf.priv_len && r.tcti_len == 6,
           "parse blob ref");
+    {
+        /* auth values stay out of the ref (its parser refuses auth
+         * records), in process memory for it */
+        uint8_t a[KW_TPM2_AUTH_MAX];
+        size_t a_len = 0;
+        CHECK(kw_tpm2_ref_secret(&r, KW_TPM2_TAG_AUTH, a, &a_len) && a_len == 1 && a[0] == 'a' &&
+                  kw_tpm2_ref_secret(&r, KW_TPM2_TAG_PARENT_AUTH, a, &a_len) && a_len == 1 &&
+                  a[0] == 'b',
+              "auth values kept for the ref");
+    }
     CHECK(kw_tpm2_ref_build(&kf, 0, &kr, ref, 100, &len) == PSA_ERROR_INVALID_ARGUMENT,
           "ref into a short buffer");
     kw_tpm2_ref_build(&kf, 0, &kr, ref, sizeof(ref), &len);
@@ -202,6 +213,31 @@ static void test_ref(void)
                                        2, 0, 4, 0x40, 0, 0, 1};
         static const uint8_t transient[] = {'K', '2', 1, 1, 0, 4, 0x80, 0, 0, 2};
         CHECK(kw_tpm2_ref_parse(dup, sizeof(dup), &r) == PSA_ERROR_DATA_CORRUPT, "repeated tag");
+        {
+            /* a ref with an auth record, as keyward stored them before
+             * auth values left refs: refused with a reason, also by the
+             * driver when PSA hands it such a stored key buffer */
+            static const uint8_t with_auth[] = {'K', '2', 1, 1, 0, 4, 0x81, 0, 0, 2,
+                                                0x11, 0, 3, 'p', 'w', 'd'};
+            uint8_t kbuf[64], sig[64], hash[32] = {0};
+            size_t kb_len = 0, sig_len = 0;
+            keyward_keybuf_t kb = {3, PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_SECP_R1), 256,
+                                   with_auth, sizeof(with_auth)};
+            psa_key_attributes_t attr = PSA_KEY_ATTRIBUTES_INIT;
+            CHECK(kw_tpm2_ref_parse(with_auth, sizeof(with_auth), &r) ==
+                          PSA_ERROR_INVALID_ARGUMENT &&
+                      strstr(keyward_last_error(), "auth value") != NULL,
+                  "ref carrying an auth value refused");
+            psa_set_key_type(&attr, kb.type);
+            psa_set_key_lifetime(&attr, PSA_KEY_LIFETIME_FROM_PERSISTENCE_AND_LOCATION(
+                                            PSA_KEY_PERSISTENCE_DEFAULT, KEYWARD_LOCATION_TPM2));
+            CHECK(keyward_keybuf_write(&kb, kbuf, sizeof(kbuf), &kb_len) == PSA_SUCCESS &&
+                      keyward_psa_sign_hash(&attr, kbuf, kb_len, PSA_ALG_ECDSA(PSA_ALG_SHA_256),
+                                            hash, 32, sig, sizeof(sig), &sig_len) ==
+                          PSA_ERROR_INVALID_ARGUMENT &&
+                      strstr(keyward_last_error(), "auth value") != NULL,
+                  "stored key buffer carrying an auth value refused");
+        }
         CHECK(kw_tpm2_ref_parse(both, sizeof(both), &r) == PSA_ERROR_DATA_CORRUPT,
               "handle and parent");
         CHECK(kw_tpm2_ref_parse(transient, sizeof(transient), &r) == PSA_ERROR_DATA_CORRUPT,

@@ -49,12 +49,16 @@ static void builtin_table(void)
                      mbedtls_svc_key_id_make(0, MBEDTLS_PSA_KEY_ID_BUILTIN_MIN + 1), &lifetime,
                      &slot),
                  PSA_ERROR_DOES_NOT_EXIST);
-    /* replacing an id keeps one entry */
-    CHECK_STATUS(keyward_builtin_add(MBEDTLS_PSA_KEY_ID_BUILTIN_MIN, "pkcs11:object=c", ec, 256,
-                                     PSA_KEY_USAGE_SIGN_HASH, alg, 0),
-                 PSA_SUCCESS);
-    CHECK(keyward_builtin_get(2) == NULL);
-    CHECK(strcmp(keyward_builtin_get(0)->keyref, "pkcs11:object=c") == 0);
+    /* an id already declared is never replaced (issue 7 section 8) */
+    {
+        keyward_builtin_t b;
+        CHECK_STATUS(keyward_builtin_add(MBEDTLS_PSA_KEY_ID_BUILTIN_MIN, "pkcs11:object=c", ec,
+                                         256, PSA_KEY_USAGE_SIGN_HASH, alg, 0),
+                     PSA_ERROR_ALREADY_EXISTS);
+        CHECK_STATUS(keyward_builtin_copy(2, &b), PSA_ERROR_DOES_NOT_EXIST);
+        CHECK_STATUS(keyward_builtin_copy(0, &b), PSA_SUCCESS);
+        CHECK(strcmp(b.keyref, "pkcs11:object=a") == 0);
+    }
     /* the table is bounded */
     for (psa_key_id_t i = 10; i < 10 + KEYWARD_BUILTIN_MAX - 2; i++) {
         CHECK_STATUS(keyward_builtin_add(MBEDTLS_PSA_KEY_ID_BUILTIN_MIN + i, "pkcs11:object=d",

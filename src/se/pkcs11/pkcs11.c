@@ -1,7 +1,9 @@
 /*
  * PKCS#11 backend: any module (dlopen by path), keys named by RFC 7512 URIs
  * parsed and matched with p11-kit.  The ref stored in key buffers is the
- * URI text.
+ * URI text without pin-value: the PIN is kept in process memory
+ * (keyward_secret_put) and resolved at login from there, pin-source or
+ * $KEYWARD_PKCS11_PIN.
  *
  * One session per token, opened and logged in once, reused by every
  * operation; it is re-opened transparently when the token says the session
@@ -10,10 +12,14 @@
  * operation at a time, so all token work is serialised by one mutex.
  */
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <p11-kit/pkcs11.h>
 #include <p11-kit/p11-kit.h>
@@ -161,15 +167,79 @@ typedef struct {
 static void uri_free(parsed_uri_t *u)
 {
     if (u->uri != NULL) {
+        /* p11-kit frees its copy of pin-value without wiping it. */
+        char *pv = (char *)p11_kit_uri_get_pin_value(u->uri);
+        if (pv != NULL) {
+            mbedtls_platform_zeroize(pv, strlen(pv));
+        }
         p11_kit_uri_free(u->uri);
         u->uri = NULL;
     }
     mbedtls_platform_zeroize(u->text, sizeof(u->text)); /* may hold pin-value */
 }
 
+/* RFC 7512 lets no attribute appear twice, and p11-kit silently keeps the
+ * last one ("pin-value=0000&pin-value=1234" would log in with 1234).  Names
+ * are compared as written, path and query together. */
+static psa_status_t uri_check_duplicates(const char *text)
+{
+    const char *p = strchr(text, ':');
+    const char *names[64];
+    size_t lens[64], count = 0;
+
+    p = p != NULL ? p + 1 : text;
+    while (*p != '\0') {
+        size_t n = strcspn(p, ";&?");
+        const char *eq = memchr(p, '=', n);
+        size_t name_len = eq != NULL ? (size_t)(eq - p) : n;
+
+        if (name_len > 0) {
+            for (size_t i = 0; i < count; i++) {
+                if (lens[i] == name_len && memcmp(names[i], p, name_len) == 0) {
+                    keyward_set_error("PKCS#11 URI: attribute '%.*s' appears twice (RFC 7512)",
+                                      (int)name_len, p);
+                    return PSA_ERROR_INVALID_ARGUMENT;
+                }
+            }
+            if (count == sizeof(names) / sizeof(names[0])) {
+                keyward_set_error("PKCS#11 URI with too many attributes");
+                return PSA_ERROR_INVALID_ARGUMENT;
+            }
+            names[count] = p;
+            lens[count++] = name_len;
+        }
+        p += n;
+        if (*p != '\0') {
+            p++;
+        }
+    }
+    return PSA_SUCCESS;
+}
+
+/* keyward names private keys: type= may only say so. */
+static psa_status_t uri_check_type(P11KitUri *uri)
+{
+    CK_ATTRIBUTE *cls = p11_kit_uri_get_attribute(uri, CKA_CLASS);
+    CK_OBJECT_CLASS v = 0;
+
+    if (cls == NULL) {
+        return PSA_SUCCESS;
+    }
+    if (cls->ulValueLen == sizeof(v)) {
+        memcpy(&v, cls->pValue, sizeof(v));
+    }
+    if (cls->ulValueLen != sizeof(v) || v != CKO_PRIVATE_KEY) {
+        keyward_set_error("PKCS#11 URI: a key is named with type=private (or no type=); "
+                          "other types are not supported");
+        return PSA_ERROR_INVALID_ARGUMENT;
+    }
+    return PSA_SUCCESS;
+}
+
 static psa_status_t uri_parse(const uint8_t *ref, size_t ref_len, parsed_uri_t *u)
 {
     int r;
+    psa_status_t status;
 
     u->uri = NULL;
     if (ref_len == 0 || ref_len > KEYWARD_REF_MAX || memchr(ref, 0, ref_len) != NULL) {
@@ -188,7 +258,14 @@ static psa_status_t uri_parse(const uint8_t *ref, size_t ref_len, parsed_uri_t *
         uri_free(u);
         return PSA_ERROR_INVALID_ARGUMENT;
     }
-    return PSA_SUCCESS;
+    status = uri_check_duplicates(u->text);
+    if (status == PSA_SUCCESS) {
+        status = uri_check_type(u->uri);
+    }
+    if (status != PSA_SUCCESS) {
+        uri_free(u);
+    }
+    return status;
 }
 
 /* ---- modules, tokens, sessions ---------------------------------------- */
@@ -245,12 +322,61 @@ static psa_status_t module_get(P11KitUri *uri, module_t **out)
     return PSA_SUCCESS;
 }
 
-/* Reads the PIN from pin-value, pin-source (a file, "file:" prefix allowed)
- * or KEYWARD_PKCS11_PIN, in that order. */
-static psa_status_t get_pin(P11KitUri *uri, char *pin, size_t pin_size)
+/* Reads pin-source: a regular file (a "file:" URI or a path) whose first
+ * line is the PIN.  Any failure names the path: an unreadable source must
+ * not turn into a wrong PIN and a login failure that counts against the
+ * token's retry limit. */
+static psa_status_t read_pin_source(const char *src, char *pin, size_t pin_size)
 {
-    const char *v = p11_kit_uri_get_pin_value(uri);
-    const char *src = p11_kit_uri_get_pin_source(uri);
+    psa_status_t status = PSA_ERROR_CORRUPTION_DETECTED;
+    struct stat st;
+    ssize_t n = 0;
+    size_t len = 0;
+    int fd;
+
+    if (strncmp(src, "file:", 5) == 0) {
+        src += 5;
+        if (strncmp(src, "//", 2) == 0) {
+            src += 2;
+        }
+    }
+    fd = open(src, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        keyward_set_error("cannot read pin-source %s: %s", src, strerror(errno));
+        return errno == ENOENT ? PSA_ERROR_DOES_NOT_EXIST
+               : errno == EACCES || errno == EPERM ? PSA_ERROR_NOT_PERMITTED
+                                                   : PSA_ERROR_STORAGE_FAILURE;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        keyward_set_error("cannot read pin-source %s: not a regular file", src);
+        status = PSA_ERROR_INVALID_ARGUMENT;
+        goto exit;
+    }
+    while (len + 1 < pin_size && (n = read(fd, pin + len, pin_size - 1 - len)) > 0) {
+        len += (size_t)n;
+    }
+    if (n < 0) {
+        keyward_set_error("cannot read pin-source %s: %s", src, strerror(errno));
+        status = PSA_ERROR_STORAGE_FAILURE;
+        goto exit;
+    }
+    pin[len] = '\0';
+    pin[strcspn(pin, "\r\n")] = '\0';
+    status = PSA_SUCCESS;
+exit:
+    close(fd);
+    return status;
+}
+
+/* The PIN, from the first of: pin-value in the URI (a generation target;
+ * refs never carry it), the value kept in process memory for this ref,
+ * pin-source, $KEYWARD_PKCS11_PIN. */
+static psa_status_t get_pin(const parsed_uri_t *u, char *pin, size_t pin_size)
+{
+    const char *v = p11_kit_uri_get_pin_value(u->uri);
+    const char *src = p11_kit_uri_get_pin_source(u->uri);
+    size_t len = 0;
+    psa_status_t status;
 
     pin[0] = '\0';
     if (v != NULL) {
@@ -260,25 +386,14 @@ static psa_status_t get_pin(P11KitUri *uri, char *pin, size_t pin_size)
         strcpy(pin, v);
         return PSA_SUCCESS;
     }
-    if (src != NULL) {
-        FILE *fp;
-        if (strncmp(src, "file:", 5) == 0) {
-            src += 5;
-            if (strncmp(src, "//", 2) == 0) {
-                src += 2;
-            }
-        }
-        fp = fopen(src, "r");
-        if (fp == NULL) {
-            keyward_set_error("cannot read pin-source %s", src);
-            return PSA_ERROR_DOES_NOT_EXIST;
-        }
-        if (fgets(pin, (int)pin_size, fp) == NULL) {
-            pin[0] = '\0';
-        }
-        fclose(fp);
-        pin[strcspn(pin, "\r\n")] = '\0';
+    status = keyward_secret_get((const uint8_t *)u->text, strlen(u->text), "pin-value",
+                                (uint8_t *)pin, pin_size - 1, &len);
+    if (status == PSA_SUCCESS) {
+        pin[len] = '\0';
         return PSA_SUCCESS;
+    }
+    if (src != NULL) {
+        return read_pin_source(src, pin, pin_size);
     }
     v = getenv("KEYWARD_PKCS11_PIN");
     if (v != NULL && strlen(v) < pin_size) {
@@ -287,7 +402,7 @@ static psa_status_t get_pin(P11KitUri *uri, char *pin, size_t pin_size)
     return PSA_SUCCESS;
 }
 
-static psa_status_t session_open(token_t *tok, P11KitUri *uri)
+static psa_status_t session_open(token_t *tok, const parsed_uri_t *u)
 {
     CK_RV rv;
     char pin[PIN_MAX];
@@ -306,7 +421,7 @@ static psa_status_t session_open(token_t *tok, P11KitUri *uri)
     if (!(tok->info.flags & CKF_LOGIN_REQUIRED)) {
         return PSA_SUCCESS;
     }
-    status = get_pin(uri, pin, sizeof(pin));
+    status = get_pin(u, pin, sizeof(pin));
     if (status == PSA_SUCCESS) {
         rv = tok->mod->f->C_Login(tok->session, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin));
         if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
@@ -321,8 +436,9 @@ static psa_status_t session_open(token_t *tok, P11KitUri *uri)
     return status;
 }
 
-static psa_status_t token_get(P11KitUri *uri, token_t **out)
+static psa_status_t token_get(const parsed_uri_t *u, token_t **out)
 {
+    P11KitUri *uri = u->uri;
     module_t *mod = NULL;
     CK_SLOT_ID slots[64];
     CK_ULONG n = 64;
@@ -337,7 +453,7 @@ static psa_status_t token_get(P11KitUri *uri, token_t **out)
     for (size_t i = 0; i < MAX_TOKENS; i++) {
         if (tokens[i].mod == mod && p11_kit_uri_match_token_info(uri, &tokens[i].info)) {
             *out = &tokens[i];
-            return tokens[i].open ? PSA_SUCCESS : session_open(&tokens[i], uri);
+            return tokens[i].open ? PSA_SUCCESS : session_open(&tokens[i], u);
         }
         if (tokens[i].mod == NULL && free_slot == NULL) {
             free_slot = &tokens[i];
@@ -361,7 +477,7 @@ static psa_status_t token_get(P11KitUri *uri, token_t **out)
         free_slot->info = info;
         free_slot->open = 0;
         free_slot->mod = mod;
-        status = session_open(free_slot, uri);
+        status = session_open(free_slot, u);
         if (status != PSA_SUCCESS) {
             free_slot->mod = NULL; /* keep only tokens we could open */
             return status;
@@ -567,9 +683,9 @@ static psa_status_t key_get(const uint8_t *ref, size_t ref_len, int force, key_t
         status = PSA_ERROR_INVALID_ARGUMENT;
         goto exit;
     }
-    status = token_get(u.uri, &k->tok);
+    status = token_get(&u, &k->tok);
     if (status == PSA_SUCCESS && force) {
-        status = session_open(k->tok, u.uri);
+        status = session_open(k->tok, &u);
     }
     if (status == PSA_SUCCESS) {
         status = find_object(k->tok, u.uri, CKO_PRIVATE_KEY, &k->priv);
@@ -750,6 +866,17 @@ static psa_status_t p11_sign_hash(const uint8_t *ref, size_t ref_len, psa_key_ty
 
 /* ---- generation ---------------------------------------------------------- */
 
+/* Keeps the URI's pin-value, if any, in process memory for ref. */
+static psa_status_t keep_pin(const parsed_uri_t *u, const uint8_t *ref, size_t ref_len)
+{
+    const char *pin = p11_kit_uri_get_pin_value(u->uri);
+
+    if (pin == NULL) {
+        return PSA_SUCCESS;
+    }
+    return keyward_secret_put(ref, ref_len, "pin-value", (const uint8_t *)pin, strlen(pin));
+}
+
 /* The target URI with ";id=%xx..." inserted before any query. */
 static psa_status_t ref_with_id(const char *target, const uint8_t *id, size_t id_len,
                                 uint8_t *ref, size_t ref_size, size_t *ref_len)
@@ -791,7 +918,9 @@ static psa_status_t p11_generate(const char *target, psa_key_type_t type, size_t
     uint8_t e[] = {0x01, 0x00, 0x01};
     uint8_t id_buf[8];
     CK_ATTRIBUTE *label, *id;
-    CK_ATTRIBUTE pub_t[8], priv_t[10];
+    CK_ATTRIBUTE pub_t[12], priv_t[14];
+    char clean[KEYWARD_REF_MAX + 1];
+    size_t clean_len = 0;
     CK_ULONG np = 0, nv = 0;
     CK_MECHANISM mech = {0, NULL, 0};
     CK_OBJECT_HANDLE hpub, hpriv, existing;
@@ -828,7 +957,7 @@ static psa_status_t p11_generate(const char *target, psa_key_type_t type, size_t
     }
 
     pthread_mutex_lock(&lock);
-    status = token_get(u.uri, &tok);
+    status = token_get(&u, &tok);
     if (status != PSA_SUCCESS) {
         goto unlock;
     }
@@ -853,6 +982,12 @@ static psa_status_t p11_generate(const char *target, psa_key_type_t type, size_t
         uint8_t ec_params[16];
         pub_t[np++] = (CK_ATTRIBUTE){CKA_TOKEN, &yes, sizeof(yes)};
         pub_t[np++] = (CK_ATTRIBUTE){CKA_VERIFY, &yes, sizeof(yes)};
+        /* Sign-only (verify-only) keys: left to the token, SoftHSM2 and
+         * tpm2-pkcs11 allow encrypt/wrap and decrypt/unwrap, so a TLS
+         * client key would also serve as a decryption oracle. */
+        pub_t[np++] = (CK_ATTRIBUTE){CKA_ENCRYPT, &no, sizeof(no)};
+        pub_t[np++] = (CK_ATTRIBUTE){CKA_WRAP, &no, sizeof(no)};
+        pub_t[np++] = (CK_ATTRIBUTE){CKA_DERIVE, &no, sizeof(no)};
         pub_t[np++] = *label;
         pub_t[np++] = id_attr;
         priv_t[nv++] = (CK_ATTRIBUTE){CKA_TOKEN, &yes, sizeof(yes)};
@@ -860,6 +995,9 @@ static psa_status_t p11_generate(const char *target, psa_key_type_t type, size_t
         priv_t[nv++] = (CK_ATTRIBUTE){CKA_SIGN, &yes, sizeof(yes)};
         priv_t[nv++] = (CK_ATTRIBUTE){CKA_SENSITIVE, &yes, sizeof(yes)};
         priv_t[nv++] = (CK_ATTRIBUTE){CKA_EXTRACTABLE, &no, sizeof(no)};
+        priv_t[nv++] = (CK_ATTRIBUTE){CKA_DECRYPT, &no, sizeof(no)};
+        priv_t[nv++] = (CK_ATTRIBUTE){CKA_UNWRAP, &no, sizeof(no)};
+        priv_t[nv++] = (CK_ATTRIBUTE){CKA_DERIVE, &no, sizeof(no)};
         priv_t[nv++] = *label;
         priv_t[nv++] = id_attr;
         if (curve_oid != NULL) {
@@ -876,7 +1014,7 @@ static psa_status_t p11_generate(const char *target, psa_key_type_t type, size_t
         rv = tok->mod->f->C_GenerateKeyPair(tok->session, &mech, pub_t, np, priv_t, nv, &hpub,
                                             &hpriv);
         if (session_lost(rv)) {
-            status = session_open(tok, u.uri);
+            status = session_open(tok, &u);
             if (status != PSA_SUCCESS) {
                 goto unlock;
             }
@@ -887,33 +1025,99 @@ static psa_status_t p11_generate(const char *target, psa_key_type_t type, size_t
             status = fail("C_GenerateKeyPair", rv);
             goto unlock;
         }
-        if (have_id) {
-            size_t len = strlen(u.text);
-            if (len > ref_size) {
+        /* The new key's ref: the target without its PIN (kept in process
+         * memory for this ref, as keyward_key_open does). */
+        status = keyward_keyref_strip(u.text, clean, sizeof(clean), &clean_len);
+        if (status == PSA_SUCCESS && have_id) {
+            if (clean_len > ref_size) {
                 status = PSA_ERROR_INVALID_ARGUMENT;
             } else {
-                memcpy(ref, u.text, len);
-                *ref_len = len;
-                status = PSA_SUCCESS;
+                memcpy(ref, clean, clean_len);
+                *ref_len = clean_len;
             }
-        } else {
-            status = ref_with_id(u.text, id_buf, sizeof(id_buf), ref, ref_size, ref_len);
+        } else if (status == PSA_SUCCESS) {
+            status = ref_with_id(clean, id_buf, sizeof(id_buf), ref, ref_size, ref_len);
+        }
+        if (status == PSA_SUCCESS) {
+            status = keep_pin(&u, ref, *ref_len);
         }
     }
 unlock:
     pthread_mutex_unlock(&lock);
 exit:
     uri_free(&u);
+    mbedtls_platform_zeroize(clean, sizeof(clean));
     return status;
+}
+
+/* KEYREF -> ref: the URI text without pin-value, whose value is kept in
+ * process memory for the ref.  Parsing the whole URI first rejects
+ * malformed ones, duplicates and type= other than private. */
+static psa_status_t p11_ref_from_keyref(const char *keyref, uint8_t *ref, size_t ref_size,
+                                        size_t *ref_len)
+{
+    psa_status_t status = PSA_ERROR_CORRUPTION_DETECTED;
+    parsed_uri_t u;
+    char clean[KEYWARD_REF_MAX + 1];
+    size_t len = 0;
+
+    status = uri_parse((const uint8_t *)keyref, strlen(keyref), &u);
+    if (status != PSA_SUCCESS) {
+        return status;
+    }
+    status = keyward_keyref_strip(keyref, clean, sizeof(clean), &len);
+    if (status == PSA_SUCCESS && (len == 0 || len > ref_size)) {
+        keyward_set_error("PKCS#11 URI longer than %u bytes", (unsigned)ref_size);
+        status = PSA_ERROR_INVALID_ARGUMENT;
+    }
+    if (status == PSA_SUCCESS) {
+        memcpy(ref, clean, len);
+        *ref_len = len;
+        status = keep_pin(&u, ref, len);
+    }
+    uri_free(&u);
+    mbedtls_platform_zeroize(clean, sizeof(clean));
+    return status;
+}
+
+/* keyward_deinit(): log out, close every session, finalize and unload the
+ * modules, forget every cached key. */
+static void p11_shutdown(void)
+{
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < MAX_TOKENS; i++) {
+        if (tokens[i].mod != NULL && tokens[i].open) {
+            tokens[i].mod->f->C_Logout(tokens[i].session);
+            tokens[i].mod->f->C_CloseSession(tokens[i].session);
+        }
+    }
+    mbedtls_platform_zeroize(tokens, sizeof(tokens));
+    for (size_t i = 0; i < MAX_KEYS; i++) {
+        if (keys[i].ref != NULL) {
+            mbedtls_platform_zeroize(keys[i].ref, strlen(keys[i].ref));
+            free(keys[i].ref);
+        }
+    }
+    mbedtls_platform_zeroize(keys, sizeof(keys));
+    next_key_victim = 0;
+    for (size_t i = 0; i < MAX_MODULES; i++) {
+        if (modules[i].f != NULL) {
+            modules[i].f->C_Finalize(NULL);
+            dlclose(modules[i].dl);
+        }
+    }
+    memset(modules, 0, sizeof(modules));
+    pthread_mutex_unlock(&lock);
 }
 
 const keyward_backend_t keyward_pkcs11_backend = {
     .scheme = "pkcs11",
     .id = 1,
     .location = KEYWARD_LOCATION_PKCS11,
-    .ref_from_keyref = NULL,
+    .ref_from_keyref = p11_ref_from_keyref,
     .describe = p11_describe,
     .sign_hash = p11_sign_hash,
     .export_public = p11_export_public,
     .generate = p11_generate,
+    .shutdown = p11_shutdown,
 };

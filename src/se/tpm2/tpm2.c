@@ -494,11 +494,12 @@ static int auth_from_env(const char *name, TPM2B_AUTH *a)
 
 static void key_auth(const kw_tpm2_ref_t *r, TPM2B_AUTH *a, int *have)
 {
+    size_t n = 0;
+
     memset(a, 0, sizeof(*a));
     *have = 1;
-    if (r->has_auth) {
-        a->size = (UINT16)r->auth_len;
-        memcpy(a->buffer, r->auth, r->auth_len);
+    if (kw_tpm2_ref_secret(r, KW_TPM2_TAG_AUTH, a->buffer, &n)) { /* auth= when opened */
+        a->size = (UINT16)n;
     } else if (!auth_from_env("KEYWARD_TPM2_AUTH", a)) {
         *have = 0;
     }
@@ -506,10 +507,11 @@ static void key_auth(const kw_tpm2_ref_t *r, TPM2B_AUTH *a, int *have)
 
 static void parent_auth(const kw_tpm2_ref_t *r, TPM2B_AUTH *a)
 {
+    size_t n = 0;
+
     memset(a, 0, sizeof(*a));
-    if (r->has_parent_auth) {
-        a->size = (UINT16)r->parent_auth_len;
-        memcpy(a->buffer, r->parent_auth, r->parent_auth_len);
+    if (kw_tpm2_ref_secret(r, KW_TPM2_TAG_PARENT_AUTH, a->buffer, &n)) {
+        a->size = (UINT16)n;
     } else {
         (void)auth_from_env("KEYWARD_TPM2_PARENT_AUTH", a);
     }
@@ -1036,7 +1038,7 @@ static psa_status_t run_op(const kw_tpm2_ref_t *r, op_fn_t fn, void *arg)
 static psa_status_t ref_parse(const uint8_t *ref, size_t ref_len, kw_tpm2_ref_t *r)
 {
     psa_status_t status = kw_tpm2_ref_parse(ref, ref_len, r);
-    if (status != PSA_SUCCESS) {
+    if (status != PSA_SUCCESS && status != PSA_ERROR_INVALID_ARGUMENT) {
         keyward_set_error("malformed TPM key reference");
     }
     return status;

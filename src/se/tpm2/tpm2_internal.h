@@ -15,12 +15,14 @@
  *   0x04 PUBLIC       TPM2B_PUBLIC, marshalled (as in the TSS2 key file)
  *   0x05 PRIVATE      TPM2B_PRIVATE, marshalled (encrypted by the parent)
  *   0x10 TCTI         TCTI configuration text ("swtpm:host=...,port=...")
- *   0x11 AUTH         key auth value (only when given in the KEYREF)
- *   0x12 PARENT_AUTH  parent / owner-hierarchy auth (only from the KEYREF)
+ *   0x11 AUTH         (retired: refs never carry an auth value; refused)
+ *   0x12 PARENT_AUTH  (retired, refused)
  *
- * A ref holds either HANDLE, or PARENT + PUBLIC + PRIVATE.  Values taken
- * from the environment (TPM2TOOLS_TCTI, KEYWARD_TPM2_AUTH, ...) are read
- * at use time and never copied into a ref.
+ * A ref holds either HANDLE, or PARENT + PUBLIC + PRIVATE.  Auth values
+ * never enter a ref (PSA may write it to storage): auth= / parent-auth= of
+ * a KEYREF are kept in process memory for the ref (keyward_secret_put,
+ * names "auth" and "parent-auth"), and values from the environment
+ * (TPM2TOOLS_TCTI, KEYWARD_TPM2_AUTH, ...) are read at use time.
  */
 #ifndef KEYWARD_TPM2_INTERNAL_H
 #define KEYWARD_TPM2_INTERNAL_H
@@ -77,9 +79,8 @@ typedef struct {
     const char *tcti; /* not NUL-terminated: tcti_len bytes */
     size_t tcti_len;
     int has_tcti;
-    const uint8_t *auth, *parent_auth;
-    size_t auth_len, parent_auth_len;
-    int has_auth, has_parent_auth;
+    const uint8_t *raw; /* the whole ref: the key of its secrets in process memory */
+    size_t raw_len;
 } kw_tpm2_ref_t;
 
 /* A TSS2 PRIVATE KEY ("loadable key", OID 2.23.133.10.1.3). */
@@ -110,12 +111,19 @@ psa_status_t kw_tpm2_keyfile_write_pem(const kw_tpm2_keyfile_t *kf, char *out, s
                                        size_t *out_len);
 
 /* Builds a ref: for a key file (kf != NULL) or a persistent handle, plus the
- * KEYREF's explicit tcti/auth values. */
+ * KEYREF's explicit tcti.  The KEYREF's auth values stay out of the ref:
+ * they are kept in process memory for it (kw_tpm2_ref_secret). */
 psa_status_t kw_tpm2_ref_build(const kw_tpm2_keyfile_t *kf, uint32_t handle,
                                const kw_tpm2_keyref_t *kr, uint8_t *ref, size_t ref_size,
                                size_t *ref_len);
-/* Parses a ref strictly (PSA_ERROR_DATA_CORRUPT if malformed). */
+/* Parses a ref strictly (PSA_ERROR_DATA_CORRUPT if malformed;
+ * PSA_ERROR_INVALID_ARGUMENT, with a reason, for a ref that carries an auth
+ * value, as older keyward versions stored). */
 psa_status_t kw_tpm2_ref_parse(const uint8_t *ref, size_t ref_len, kw_tpm2_ref_t *out);
+/* The key's (KW_TPM2_TAG_AUTH) or parent's (KW_TPM2_TAG_PARENT_AUTH) auth
+ * value kept in process memory for this ref: 1 and the value in out
+ * (KW_TPM2_AUTH_MAX bytes), or 0 when there is none. */
+int kw_tpm2_ref_secret(const kw_tpm2_ref_t *r, unsigned which, uint8_t *out, size_t *out_len);
 
 /* tpm2.c: hooks for tests and benchmarks --------------------------------- */
 

@@ -175,7 +175,7 @@ psa_status_t kw_tpm2_keyref_parse(const char *keyref, int need_key, kw_tpm2_keyr
             out->has_parent_auth = 1;
         } else {
             keyward_set_error("TPM KEYREF: unknown, repeated or invalid attribute '%.*s' "
-                              "(file=, handle=0x81xxxxxx, parent=, tcti=, auth=, parent-auth=)",
+                              "(known: file, handle, parent, tcti, auth, parent-auth)",
                               (int)name_len, p);
             status = PSA_ERROR_INVALID_ARGUMENT;
             goto exit;
@@ -520,19 +520,37 @@ psa_status_t kw_tpm2_ref_build(const kw_tpm2_keyfile_t *kf, uint32_t handle,
     if (kr != NULL && kr->has_tcti) {
         tlv_put(&w, KW_TPM2_TAG_TCTI, kr->tcti, strlen(kr->tcti));
     }
-    if (kr != NULL && kr->has_auth) {
-        tlv_put(&w, KW_TPM2_TAG_AUTH, kr->auth, kr->auth_len);
-    }
-    if (kr != NULL && kr->has_parent_auth) {
-        tlv_put(&w, KW_TPM2_TAG_PARENT_AUTH, kr->parent_auth, kr->parent_auth_len);
-    }
     if (w.overflow) {
         mbedtls_platform_zeroize(ref, ref_size);
         keyward_set_error("TPM key reference longer than %u bytes", (unsigned)ref_size);
         return PSA_ERROR_INVALID_ARGUMENT;
     }
     *ref_len = w.len;
+    /* Auth values stay in process memory, keyed by the ref. */
+    if (kr != NULL && kr->has_auth) {
+        psa_status_t status =
+            keyward_secret_put(ref, w.len, "auth", kr->auth, kr->auth_len);
+        if (status != PSA_SUCCESS) {
+            return status;
+        }
+    }
+    if (kr != NULL && kr->has_parent_auth) {
+        psa_status_t status = keyward_secret_put(ref, w.len, "parent-auth", kr->parent_auth,
+                                                 kr->parent_auth_len);
+        if (status != PSA_SUCCESS) {
+            return status;
+        }
+    }
     return PSA_SUCCESS;
+}
+
+int kw_tpm2_ref_secret(const kw_tpm2_ref_t *r, unsigned which, uint8_t *out, size_t *out_len)
+{
+    const char *name = which == KW_TPM2_TAG_AUTH ? "auth" : "parent-auth";
+
+    return r->raw != NULL &&
+           keyward_secret_get(r->raw, r->raw_len, name, out, KW_TPM2_AUTH_MAX, out_len) ==
+               PSA_SUCCESS;
 }
 
 static uint32_t get_be32(const uint8_t *b)
@@ -616,25 +634,18 @@ psa_status_t kw_tpm2_ref_parse(const uint8_t *ref, size_t ref_len, kw_tpm2_ref_t
             out->has_tcti = 1;
             break;
         case KW_TPM2_TAG_AUTH:
-            if (n > KW_TPM2_AUTH_MAX) {
-                return PSA_ERROR_DATA_CORRUPT;
-            }
-            out->auth = v;
-            out->auth_len = n;
-            out->has_auth = 1;
-            break;
         case KW_TPM2_TAG_PARENT_AUTH:
-            if (n > KW_TPM2_AUTH_MAX) {
-                return PSA_ERROR_DATA_CORRUPT;
-            }
-            out->parent_auth = v;
-            out->parent_auth_len = n;
-            out->has_parent_auth = 1;
-            break;
+            /* Written by keyward before auth values left refs: such a key
+             * buffer may sit in PSA storage with the secret in it. */
+            keyward_set_error("the TPM key reference carries an auth value: refused (give it "
+                              "with auth= when opening, or KEYWARD_TPM2_AUTH)");
+            return PSA_ERROR_INVALID_ARGUMENT;
         default:
             return PSA_ERROR_DATA_CORRUPT;
         }
     }
+    out->raw = ref;
+    out->raw_len = ref_len;
     /* Exactly one kind of key. */
     if (out->handle != 0) {
         if (has_parent || out->pub != NULL || out->priv != NULL) {
