@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 
 #include "keyward/keyward.h"
+#include "keyward/mbedtls_compat.h"
 #include "mbedtls/debug.h"
 #include "mbedtls/error.h"
 #include "mbedtls/net_sockets.h"
@@ -129,7 +130,7 @@ static void tls12_sigalg(const mbedtls_ssl_context *ssl, const mbedtls_pk_contex
 {
     const char *suite = mbedtls_ssl_get_ciphersuite(ssl);
     const char *hash = (suite != NULL && strstr(suite, "SHA384") != NULL) ? "sha384" : "sha256";
-    snprintf(out, size, "%s_%s", mbedtls_pk_can_do(pk, MBEDTLS_PK_ECKEY) ? "ecdsa" : "rsa_pkcs1",
+    snprintf(out, size, "%s_%s", keyward_compat_pk_is_ecc(pk) ? "ecdsa" : "rsa_pkcs1",
              hash);
 }
 
@@ -271,8 +272,8 @@ int main(int argc, char **argv)
                 keyward_last_error());
         goto exit;
     }
-    if ((rc = mbedtls_pk_setup_opaque(&pk, key)) != 0) {
-        ret = fail_tls("mbedtls_pk_setup_opaque", rc);
+    if ((rc = keyward_compat_pk_wrap_psa(&pk, key)) != 0) {
+        ret = fail_tls("keyward_compat_pk_wrap_psa", rc);
         goto exit;
     }
     if ((rc = mbedtls_ssl_config_defaults(&conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
@@ -282,7 +283,7 @@ int main(int argc, char **argv)
     }
     mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_REQUIRED);
     mbedtls_ssl_conf_ca_chain(&conf, &ca, NULL);
-    mbedtls_ssl_conf_rng(&conf, mbedtls_psa_get_random, MBEDTLS_PSA_RANDOM_STATE);
+    keyward_compat_ssl_conf_rng(&conf);
     mbedtls_ssl_conf_read_timeout(&conf, o.timeout_ms);
     if (o.tls_max != 0) {
         mbedtls_ssl_conf_max_tls_version(&conf, o.tls_max == 12 ? MBEDTLS_SSL_VERSION_TLS1_2
@@ -301,6 +302,7 @@ int main(int argc, char **argv)
         goto exit;
     }
     if (o.verbose) {
+        fprintf(stderr, "* built with %s\n", KEYWARD_MBEDTLS_VERSION_TEXT);
         mbedtls_ssl_conf_dbg(&conf, debug_cb, NULL);
         mbedtls_debug_set_threshold(2);
     }
