@@ -93,6 +93,12 @@ else()
   message(FATAL_ERROR " keyward: Mbed TLS at ${KW_MBEDTLS_PRISTINE} is ${KW_MBEDTLS_VERSION}; "
                       "${KW_MBEDTLS_ACCEPTED}")
 endif()
+# make test-mbedtls4 sets this, so a 3.6 tree given there cannot pass as 4.x.
+set(KEYWARD_REQUIRE_MBEDTLS_LINE "" CACHE STRING "If set (3 or 4): refuse any other Mbed TLS line")
+if(KEYWARD_REQUIRE_MBEDTLS_LINE AND NOT KEYWARD_REQUIRE_MBEDTLS_LINE EQUAL KW_MBEDTLS_LINE)
+  message(FATAL_ERROR " keyward: Mbed TLS at ${KW_MBEDTLS_PRISTINE} is ${KW_MBEDTLS_VERSION}, "
+                      "but this build wants Mbed TLS ${KEYWARD_REQUIRE_MBEDTLS_LINE}.x")
+endif()
 if(KW_MBEDTLS_LINE EQUAL 4)
   # 4.x keeps its crypto in the tf-psa-crypto submodule and its build helpers
   # in the framework submodules: a plain `git clone` without --recursive lacks them.
