@@ -61,8 +61,10 @@ test-mbedtls4: build-mbedtls4
 
 check: test test-asan test-mbedtls4
 
+# Both Mbed TLS lines side by side when a 4.x tree is at hand.
 bench: build
-	@scripts/bench.sh $(BUILD)
+	@if [ -n "$(MBEDTLS4_SOURCE_DIR)" ]; then $(MAKE) --no-print-directory build-mbedtls4 >/dev/null && \
+	    scripts/bench.sh $(BUILD) $(BUILD_MBEDTLS4); else scripts/bench.sh $(BUILD); fi
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_MBEDTLS4)
