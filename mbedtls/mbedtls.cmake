@@ -154,6 +154,14 @@ endif()
 set(ENABLE_TESTING OFF CACHE BOOL "" FORCE)
 set(ENABLE_PROGRAMS ON CACHE BOOL "" FORCE)
 set(MBEDTLS_FATAL_WARNINGS ON CACHE BOOL "" FORCE)
+# The hook edits what the wrappers come from: 3.6 releases ship them
+# generated (regenerating would drop keyward's cases), 4.x generates them from
+# the hooked templates (not generating would leave them out).
+if(KW_MBEDTLS_LINE EQUAL 3)
+  set(GEN_FILES OFF CACHE BOOL "" FORCE)
+else()
+  set(GEN_FILES ON CACHE BOOL "" FORCE)
+endif()
 if(KW_MBEDTLS_LINE EQUAL 3)
   set(KW_MBEDTLS_CONFIG ${CMAKE_CURRENT_SOURCE_DIR}/mbedtls/keyward_mbedtls_config.h)
   set(MBEDTLS_USER_CONFIG_FILE ${KW_MBEDTLS_CONFIG} CACHE FILEPATH "" FORCE)
