@@ -1,14 +1,21 @@
 # Thin wrapper over CMake.  `make demo` and `make test` work on a fresh
 # Debian 12 machine: they install what is missing and fetch Mbed TLS 3.6.
+# MBEDTLS_SOURCE_DIR=DIR|ARCHIVE builds against another tree (3.6.x, 4.0.x
+# or 4.1.x), e.g. `make demo MBEDTLS_SOURCE_DIR=../shared/mbedtls-4.0.0.tar.xz`.
+# `make test-mbedtls4` runs the whole suite on Mbed TLS 4.x in its own build
+# dir (MBEDTLS4_SOURCE_DIR, by default the shared 4.0.0 tarball).
 BUILD       ?= build
 BUILD_ASAN  ?= build-asan
+BUILD_MBEDTLS4 ?= build-mbedtls4
 JOBS        ?= $(shell nproc)
 CMAKE_FLAGS ?=
 ifneq ($(MBEDTLS_SOURCE_DIR),)
-CMAKE_FLAGS += -DMBEDTLS_SOURCE_DIR=$(MBEDTLS_SOURCE_DIR)
+CMAKE_FLAGS += -DMBEDTLS_SOURCE_DIR=$(abspath $(MBEDTLS_SOURCE_DIR))
 endif
+MBEDTLS4_TARBALL ?= ../shared/mbedtls-4.0.0.tar.xz
+MBEDTLS4_SOURCE_DIR ?= $(wildcard $(MBEDTLS4_TARBALL))
 
-.PHONY: all deps build demo test test-asan check bench footprint firmware clean
+.PHONY: all deps build demo test test-asan test-mbedtls4 build-mbedtls4 mbedtls4-tree check bench footprint firmware clean
 
 all: build
 
@@ -18,7 +25,13 @@ deps:
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
 
-build: deps $(BUILD)/CMakeCache.txt
+# A build dir configured for another Mbed TLS source is remade from scratch
+# (the two lines' CMake caches do not mix).
+build: deps
+	@if [ -n "$(MBEDTLS_SOURCE_DIR)" ] && [ -f $(BUILD)/CMakeCache.txt ] && \
+	    ! grep -qx 'MBEDTLS_SOURCE_DIR:PATH=$(abspath $(MBEDTLS_SOURCE_DIR))' $(BUILD)/CMakeCache.txt; then \
+	    echo "$(BUILD) was configured for another Mbed TLS source: configuring it afresh"; rm -rf $(BUILD); fi
+	@$(MAKE) --no-print-directory $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j$(JOBS)
 
 demo: build
@@ -34,10 +47,24 @@ test-asan: deps
 	cmake --build $(BUILD_ASAN) -j$(JOBS)
 	ctest --test-dir $(BUILD_ASAN) --output-on-failure -j$(JOBS) --timeout 1800 -LE nosan
 
-check: test test-asan
+# The whole suite on Mbed TLS 4.x (TF-PSA-Crypto 1.x), in its own build dir.
+mbedtls4-tree:
+	$(if $(MBEDTLS4_SOURCE_DIR),,$(error test-mbedtls4: no Mbed TLS 4.x tree: set MBEDTLS4_SOURCE_DIR=DIR|ARCHIVE ($(MBEDTLS4_TARBALL) is absent)))
 
+build-mbedtls4: mbedtls4-tree deps
+	cmake -S . -B $(BUILD_MBEDTLS4) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	    -DMBEDTLS_SOURCE_DIR=$(abspath $(MBEDTLS4_SOURCE_DIR)) -DKEYWARD_REQUIRE_MBEDTLS_LINE=4
+	cmake --build $(BUILD_MBEDTLS4) -j$(JOBS)
+
+test-mbedtls4: build-mbedtls4
+	ctest --test-dir $(BUILD_MBEDTLS4) --output-on-failure -j$(JOBS) --timeout 900
+
+check: test test-asan test-mbedtls4
+
+# Both Mbed TLS lines side by side when a 4.x tree is at hand.
 bench: build
-	@scripts/bench.sh $(BUILD)
+	@if [ -n "$(MBEDTLS4_SOURCE_DIR)" ]; then $(MAKE) --no-print-directory build-mbedtls4 >/dev/null && \
+	    scripts/bench.sh $(BUILD) $(BUILD_MBEDTLS4); else scripts/bench.sh $(BUILD); fi
 
 # The QEMU Cortex-M4 firmware (built by `build` when the toolchain is
 # installed): its flash/RAM figures, then its tests (ctest label mcu).
@@ -46,4 +73,4 @@ firmware: build
 	ctest --test-dir $(BUILD) --output-on-failure -L mcu -j$(JOBS) --timeout 300
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_MBEDTLS4)

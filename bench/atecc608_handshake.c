@@ -14,6 +14,7 @@
 
 #include "../tests/atecc608/emu_helper.h"
 #include "keyward/keyward.h"
+#include "keyward/mbedtls_compat.h"
 #include "mbedtls/pk.h"
 #include "mbedtls/psa_util.h"
 #include "mbedtls/ssl.h"
@@ -92,8 +93,7 @@ static void issue(mbedtls_pk_context *subject_key, const char *subject, mbedtls_
     CHECK(mbedtls_x509write_crt_set_serial_raw(&w, serial, sizeof(serial)) == 0);
     CHECK(mbedtls_x509write_crt_set_validity(&w, "20240101000000", "20991231235959") == 0);
     CHECK(mbedtls_x509write_crt_set_basic_constraints(&w, ca, -1) == 0);
-    n = mbedtls_x509write_crt_der(&w, der, sizeof(der), mbedtls_psa_get_random,
-                                  MBEDTLS_PSA_RANDOM_STATE);
+    n = keyward_compat_x509write_crt_der(&w, der, sizeof(der));
     CHECK(n > 0);
     CHECK(mbedtls_x509_crt_parse_der(chain, der + sizeof(der) - n, (size_t)n) == 0);
     mbedtls_x509write_crt_free(&w);
@@ -146,7 +146,7 @@ static void conf(mbedtls_ssl_config *cfg, int endpoint, mbedtls_ssl_protocol_ver
     mbedtls_ssl_config_init(cfg);
     CHECK(mbedtls_ssl_config_defaults(cfg, endpoint, MBEDTLS_SSL_TRANSPORT_STREAM,
                                       MBEDTLS_SSL_PRESET_DEFAULT) == 0);
-    mbedtls_ssl_conf_rng(cfg, mbedtls_psa_get_random, MBEDTLS_PSA_RANDOM_STATE);
+    keyward_compat_ssl_conf_rng(cfg);
     mbedtls_ssl_conf_min_tls_version(cfg, v);
     mbedtls_ssl_conf_max_tls_version(cfg, v);
     mbedtls_ssl_conf_authmode(cfg, MBEDTLS_SSL_VERIFY_REQUIRED);
@@ -191,9 +191,9 @@ int main(int argc, char **argv)
     mbedtls_pk_init(&ca_pk);
     mbedtls_pk_init(&srv_pk);
     mbedtls_pk_init(&cli_pk);
-    CHECK(mbedtls_pk_setup_opaque(&ca_pk, ca_id) == 0);
-    CHECK(mbedtls_pk_setup_opaque(&srv_pk, srv_id) == 0);
-    CHECK(mbedtls_pk_setup_opaque(&cli_pk, se_key) == 0);
+    CHECK(keyward_compat_pk_wrap_psa(&ca_pk, ca_id) == 0);
+    CHECK(keyward_compat_pk_wrap_psa(&srv_pk, srv_id) == 0);
+    CHECK(keyward_compat_pk_wrap_psa(&cli_pk, se_key) == 0);
     mbedtls_x509_crt_init(&ca);
     mbedtls_x509_crt_init(&srv);
     mbedtls_x509_crt_init(&cli);

@@ -5,6 +5,8 @@
 # not counted (its size depends on the application's configuration).
 #
 #   bench/footprint.sh [MBEDTLS_INCLUDE_DIR]
+# Without an argument: once per Mbed TLS line built here (3.6 and 4.x), the
+# same way; on 4.x the crypto side's headers and config are TF-PSA-Crypto's.
 #
 # The MCU profile: no threads (KEYWARD_NO_THREADS), 2 builtin keys, short
 # KEYREFs (32 bytes), one cached public key; the platform layer is
@@ -15,11 +17,25 @@ HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 SRC=$(cd -- "$HERE/.." && pwd)
 INC=${1:-}
 if [ -z "$INC" ]; then
-    for d in "$SRC"/build*/mbedtls-src/include; do
-        [ -f "$d/psa/crypto.h" ] && INC=$d && break
+    # No tree given: measure each Mbed TLS line that has a build here (one
+    # 3.6 and one 4.x tree), the same way, one after the other.
+    found=0
+    for want in 3 4; do
+        for d in "$SRC"/build*/mbedtls-src/include; do
+            [ -f "$d/mbedtls/build_info.h" ] || continue
+            v=$(sed -n 's/^#define MBEDTLS_VERSION_MAJOR *\([0-9]*\).*/\1/p' "$d/mbedtls/build_info.h")
+            [ "$v" = "$want" ] || continue
+            found=1
+            bash "$0" "$d" || exit 1
+            echo
+            break
+        done
     done
+    [ $found = 1 ] || { echo "footprint.sh: no Mbed TLS build found (build first, or pass its include dir)" >&2; exit 1; }
+    exit 0
 fi
-[ -n "$INC" ] && [ -f "$INC/psa/crypto.h" ] || { echo "footprint.sh: Mbed TLS include dir not found (build first, or pass it)" >&2; exit 1; }
+TREE=$(cd "$INC/.." && pwd)
+[ -f "$INC/mbedtls/build_info.h" ] || { echo "footprint.sh: $INC is not an Mbed TLS include dir" >&2; exit 1; }
 if ! command -v arm-none-eabi-gcc >/dev/null 2>&1; then
     echo "footprint.sh: installing gcc-arm-none-eabi" >&2
     apt-get install -y gcc-arm-none-eabi >/dev/null
@@ -27,14 +43,24 @@ fi
 OUT=$(mktemp -d)
 trap '[ -n "${KEEP_FOOTPRINT_OBJ:-}" ] && cp "$OUT/keyward-linked.o" /tmp/kw-linked.o; rm -rf "$OUT"' EXIT
 # Mbed TLS config for the MCU: keyward's fragment without pthreads / file I/O.
+# 3.6 has one config; 4.x's crypto side (threading, builtin keys) is
+# TF-PSA-Crypto's, with its headers beside Mbed TLS's.
+if [ -d "$TREE/tf-psa-crypto/include" ]; then
+    base=keyward_tf_psa_crypto_config.h
+    LINE_FLAGS=(-DTF_PSA_CRYPTO_USER_CONFIG_FILE="\"$OUT/mcu_config.h\""
+                -I"$TREE/tf-psa-crypto/include" -I"$TREE/tf-psa-crypto/drivers/builtin/include")
+else
+    base=keyward_mbedtls_config.h
+    LINE_FLAGS=(-DMBEDTLS_USER_CONFIG_FILE="\"$OUT/mcu_config.h\"")
+fi
 cat > "$OUT/mcu_config.h" <<EOC
-#include "$SRC/mbedtls/keyward_mbedtls_config.h"
+#include "$SRC/mbedtls/$base"
 #undef MBEDTLS_THREADING_C
 #undef MBEDTLS_THREADING_PTHREAD
 EOC
 CFLAGS=(-Os -mcpu=cortex-m4 -mthumb -ffunction-sections -fdata-sections -std=c11
         -Wall -Wextra -Werror
-        -DMBEDTLS_USER_CONFIG_FILE="\"$OUT/mcu_config.h\"" -DKEYWARD_NO_THREADS
+        "${LINE_FLAGS[@]}" -DKEYWARD_NO_THREADS
         -DKEYWARD_NO_ERROR_TEXT -DKEYWARD_NO_FILE_KEYS -DKEYWARD_BUILTIN_KEYREF_BY_REFERENCE
         -DKEYWARD_WITH_ATECC608 -DKEYWARD_BUILTIN_MAX=2 -DKEYWARD_KEYREF_MAX=32
         -DKEYWARD_REF_MAX=32u -DKEYWARD_ATECC608_PUBKEY_CACHE=1 -DKEYWARD_SECRETS_MAX=0
@@ -53,7 +79,8 @@ compile() {
 core_o=$(compile $CORE)
 # shellcheck disable=SC2086
 atecc_o=$(compile $ATECC)
-echo "arm-none-eabi-gcc $(arm-none-eabi-gcc -dumpversion) -Os -mcpu=cortex-m4 -mthumb"
+echo "Mbed TLS $(sed -n 's/^#define MBEDTLS_VERSION_STRING *"\(.*\)"/\1/p' "$INC/mbedtls/build_info.h"):" \
+     "arm-none-eabi-gcc $(arm-none-eabi-gcc -dumpversion) -Os -mcpu=cortex-m4 -mthumb"
 printf '%-24s %7s %6s %6s\n' object .text .data .bss
 sum() {
     # shellcheck disable=SC2086

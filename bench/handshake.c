@@ -14,6 +14,7 @@
 
 #include "bench_util.h"
 #include "keyward/keyward.h"
+#include "keyward/mbedtls_compat.h"
 #include "mbedtls/net_sockets.h"
 #include "mbedtls/pk.h"
 #include "mbedtls/psa_util.h"
@@ -104,12 +105,12 @@ int main(int argc, char **argv)
                     keyward_last_error());
             return 1;
         }
-        mbedtls_pk_setup_opaque(&cl->pk, cl->key);
+        keyward_compat_pk_wrap_psa(&cl->pk, cl->key);
         mbedtls_ssl_config_defaults(&cl->conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
                                     MBEDTLS_SSL_PRESET_DEFAULT);
         mbedtls_ssl_conf_authmode(&cl->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
         mbedtls_ssl_conf_ca_chain(&cl->conf, &ca, NULL);
-        mbedtls_ssl_conf_rng(&cl->conf, mbedtls_psa_get_random, MBEDTLS_PSA_RANDOM_STATE);
+        keyward_compat_ssl_conf_rng(&cl->conf);
         mbedtls_ssl_conf_min_tls_version(&cl->conf, tls13 ? MBEDTLS_SSL_VERSION_TLS1_3
                                                            : MBEDTLS_SSL_VERSION_TLS1_2);
         mbedtls_ssl_conf_max_tls_version(&cl->conf, tls13 ? MBEDTLS_SSL_VERSION_TLS1_3

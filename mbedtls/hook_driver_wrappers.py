@@ -1,16 +1,38 @@
 #!/usr/bin/env python3
-"""Hook keyward into Mbed TLS 3.6's generated PSA driver wrappers.
+"""Hook keyward into Mbed TLS's PSA driver wrappers (3.6 LTS and 4.x).
 
-Mbed TLS 3.6 dispatches opaque-key operations through a `switch (location)`
-in each wrapper of library/psa_crypto_driver_wrappers.h and
-library/psa_crypto_driver_wrappers_no_static.c, and only a few of those are
-generated from JSON driver descriptions.  This script inserts keyward's
-location cases into every wrapper whose entry point keyward implements,
-exactly once, in place.  It refuses (exit status 2, naming the anchor) a tree
-that does not have the expected shape, so that a version drift stops the
-build instead of silently leaving keyward out.
+Both lines dispatch opaque-key operations through a `switch (location)` in
+each wrapper of psa_crypto_driver_wrappers.h and
+psa_crypto_driver_wrappers_no_static.c, and only a few of those are generated
+from JSON driver descriptions.  This script inserts keyward's location cases
+into every wrapper whose entry point keyward implements, exactly once, in
+place, in a private copy of the tree:
+
+  3.6.x  the release ships the generated files: library/psa_crypto_driver_wrappers.h
+         and library/psa_crypto_driver_wrappers_no_static.c are hooked.
+  4.x    TF-PSA-Crypto generates them at build time from Jinja templates:
+         tf-psa-crypto/scripts/data_files/driver_templates/*.jinja are hooked.
+
+Why the templates on 4.x, not the generated output: the output is made by a
+custom command of the TF-PSA-Crypto subproject, in the build tree, at build
+time, and remade whenever a template or the generator changes or the build
+dir is cleaned.  Hooking the output would need a step wedged between that
+generation and the compilation of psa_crypto.c, which CMake gives an outside
+project no clean place for, and any regeneration would silently drop keyward.
+Hooking the templates of the copy at configure time makes the hooked
+template the only source: every generation carries the cases, and a missing
+anchor stops the configure step before anything is built.  What Jinja makes
+of it is checked too: `--verify-generated DIR` (run by the build just before
+the crypto library is linked) refuses generated files that lack any case, so
+no half-hooked library ever links.
+
+The script is idempotent, checks every file before writing any, and refuses
+(exit status 2, one line naming the file and the anchor) a tree that does not
+have the expected shape, so a version drift stops the build instead of
+silently leaving keyward out.
 
 Usage: hook_driver_wrappers.py MBEDTLS_SOURCE_TREE
+       hook_driver_wrappers.py --verify-generated DIR_WITH_GENERATED_WRAPPERS
 """
 import re
 import sys
@@ -107,29 +129,72 @@ def hook_file(path, entries):
     return text, new
 
 
-def main(argv):
-    if len(argv) != 2:
-        print("usage: hook_driver_wrappers.py MBEDTLS_SOURCE_TREE", file=sys.stderr)
-        return 2
-    lib = Path(argv[1]) / "library"
+LAYOUTS = (
+    # (line, folder relative to the tree, suffix of the file names)
+    ("3.6", "library", ""),
+    ("4.x", "tf-psa-crypto/scripts/data_files/driver_templates", ".jinja"),
+)
+
+
+def layout_of(tree):
+    """The (line, folder, suffix) whose hook targets the tree has."""
+    for line, folder, suffix in LAYOUTS:
+        if (tree / folder / ("psa_crypto_driver_wrappers.h" + suffix)).is_file():
+            return line, tree / folder, suffix
+    raise HookError("%s: neither library/psa_crypto_driver_wrappers.h (3.6) nor "
+                    "tf-psa-crypto/scripts/data_files/driver_templates/"
+                    "psa_crypto_driver_wrappers.h.jinja (4.x) found" % tree)
+
+
+def hook_tree(tree):
+    line, folder, suffix = layout_of(tree)
     results = []
-    try:
-        # Check every file before writing any, so a failure leaves the tree untouched.
-        for fname, entries in ENTRY_POINTS.items():
-            path = lib / fname
-            if not path.is_file():
-                raise HookError("%s not found (is %s an Mbed TLS 3.6 tree?)" % (path, argv[1]))
-            results.append((path,) + hook_file(path, entries))
-    except HookError as e:
-        print("keyward hook: %s -- the Mbed TLS tree does not look like 3.6.x; "
-              "keyward was NOT hooked in" % e, file=sys.stderr)
-        return 2
+    # Check every file before writing any, so a failure leaves the tree untouched.
+    for fname, entries in ENTRY_POINTS.items():
+        path = folder / (fname + suffix)
+        if not path.is_file():
+            raise HookError("%s not found (Mbed TLS %s layout)" % (path, line))
+        results.append((path,) + hook_file(path, entries))
     changed = 0
     for path, old, new in results:
         if new != old:
             path.write_text(new)
             changed += 1
-    print("keyward hook: %d file(s) changed, %d already hooked" % (changed, len(results) - changed))
+    print("keyward hook: Mbed TLS %s layout, %d file(s) changed, %d already hooked"
+          % (line, changed, len(results) - changed))
+
+
+def verify_generated(folder):
+    """Every keyward case, once, in the generated wrappers of folder."""
+    for fname, entries in ENTRY_POINTS.items():
+        path = folder / fname
+        if not path.is_file():
+            raise HookError("generated %s not found" % path)
+        text = path.read_text()
+        if text.count(INCLUDE_BLOCK) != 1:
+            raise HookError("generated %s lacks keyward's #include" % path)
+        for name in entries:
+            n = text.count("/* %s: %s */" % (MARK, name))
+            if n != 1:
+                raise HookError("generated %s has the keyward case for psa_driver_wrapper_%s "
+                                "%d times (expected once)" % (path, name, n))
+    print("keyward hook: generated wrappers in %s carry all %d keyward cases"
+          % (folder, sum(len(e) for e in ENTRY_POINTS.values())))
+
+
+def main(argv):
+    try:
+        if len(argv) == 3 and argv[1] == "--verify-generated":
+            verify_generated(Path(argv[2]))
+        elif len(argv) == 2 and not argv[1].startswith("-"):
+            hook_tree(Path(argv[1]))
+        else:
+            print("usage: hook_driver_wrappers.py MBEDTLS_SOURCE_TREE | "
+                  "--verify-generated DIR", file=sys.stderr)
+            return 2
+    except HookError as e:
+        print("keyward hook: %s -- keyward was NOT hooked in" % e, file=sys.stderr)
+        return 2
     return 0
 
 

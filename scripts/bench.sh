@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
 # Runs keyward's benchmark programs (bench/) and prints their figures.
-#   scripts/bench.sh [BUILD_DIR]        (make bench)
+#   scripts/bench.sh [BUILD_DIR [BUILD_DIR_MBEDTLS4]]        (make bench)
+# With a second build dir (an Mbed TLS 4.x build), the sign overhead is
+# measured on both lines, interleaved, and printed side by side.
 set -eu
 build=${1:-build}
 build=$(cd "$build" && pwd)
+builds=("$build")
+[ -n "${2:-}" ] && builds+=("$(cd "$2" && pwd)")
+mbedtls_version() {
+    sed -n 's/^#define MBEDTLS_VERSION_STRING *"\(.*\)"/\1/p' "$1/mbedtls-src/include/mbedtls/build_info.h"
+}
 src=$(cd "$(dirname "$0")/.." && pwd)
 . "$src/tests/tls/lib.sh"
 . "$src/tests/pkcs11/softhsm_env.sh"
@@ -14,8 +21,21 @@ tool=$build/tools/keyward-tool
 "$tool" keygen "$(kw_p11_uri rsa2048)" --type rsa-2048 > "$T/rsa2048.pub"
 
 echo "== psa_sign_hash through keyward vs direct C_SignInit+C_Sign (SoftHSM2, same key, interleaved)"
-"$build/bench/bench-pkcs11-sign" "$KW_P11_MODULE" "$KW_P11_TOKEN" "$KW_P11_PIN" p256 ec "${KW_BENCH_N_EC:-3000}"
-"$build/bench/bench-pkcs11-sign" "$KW_P11_MODULE" "$KW_P11_TOKEN" "$KW_P11_PIN" rsa2048 rsa "${KW_BENCH_N_RSA:-400}"
+declare -A ratio
+for spec in "p256 ec ${KW_BENCH_N_EC:-3000}" "rsa2048 rsa ${KW_BENCH_N_RSA:-400}"; do
+    read -r label kind n <<< "$spec"
+    for b in "${builds[@]}"; do
+        out=$("$b/bench/bench-pkcs11-sign" "$KW_P11_MODULE" "$KW_P11_TOKEN" "$KW_P11_PIN" "$label" "$kind" "$n")
+        echo "Mbed TLS $(mbedtls_version "$b"): $out"
+        ratio[$label,$b]=$(echo "$out" | sed -n 's/.*ratio \([0-9.]*\).*/\1/p')
+    done
+done
+echo "-- sign overhead ratio (keyward psa_sign_hash / direct C_Sign, medians), per Mbed TLS line"
+printf '%-10s' key; for b in "${builds[@]}"; do printf ' %16s' "Mbed TLS $(mbedtls_version "$b")"; done; echo
+for label in p256 rsa2048; do
+    printf '%-10s' "$label"; for b in "${builds[@]}"; do printf ' %16s' "${ratio[$label,$b]}"; done; echo
+done
+[ ${#builds[@]} -gt 1 ] || echo "(no Mbed TLS 4.x build: set MBEDTLS4_SOURCE_DIR for the second column)"
 
 echo "== full mutual-TLS handshakes, P-256 client key: SoftHSM2 vs software (openssl s_server -Verify)"
 kw_make_ca "$T/ca" >/dev/null

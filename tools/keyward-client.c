@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "keyward/keyward.h"
+#include "keyward/mbedtls_compat.h"
 #include "keyward/tls.h"
 #include "mbedtls/debug.h"
 #include "mbedtls/error.h"
@@ -317,12 +318,12 @@ static int parse_args(int argc, char **argv, opts_t *o)
 /* The calls that differ between Mbed TLS 3.6 and 4.x, in one place. */
 static int client_pk_from_key(mbedtls_pk_context *pk, psa_key_id_t key)
 {
-    return mbedtls_pk_setup_opaque(pk, key);
+    return keyward_compat_pk_wrap_psa(pk, key);
 }
 
 static void client_conf_rng(mbedtls_ssl_config *conf)
 {
-    mbedtls_ssl_conf_rng(conf, mbedtls_psa_get_random, MBEDTLS_PSA_RANDOM_STATE);
+    keyward_compat_ssl_conf_rng(conf);
 }
 
 /* A TLS 1.3 NewSessionTicket tells tls:// that the server went on after the
@@ -437,7 +438,7 @@ static void tls12_sigalg(const mbedtls_ssl_context *ssl, const mbedtls_pk_contex
 {
     const char *suite = mbedtls_ssl_get_ciphersuite(ssl);
     const char *hash = (suite != NULL && strstr(suite, "SHA384") != NULL) ? "sha384" : "sha256";
-    snprintf(out, size, "%s_%s", mbedtls_pk_can_do(pk, MBEDTLS_PK_ECKEY) ? "ecdsa" : "rsa_pkcs1",
+    snprintf(out, size, "%s_%s", keyward_compat_pk_is_ecc(pk) ? "ecdsa" : "rsa_pkcs1",
              hash);
 }
 
@@ -506,6 +507,9 @@ static int configure_tls(const opts_t *o, client_t *cl, kwc_conn_t *c)
     }
     if ((rc = mbedtls_ssl_conf_own_cert(&cl->conf, &cl->crt, &cl->pk)) != 0) {
         return fail_mbedtls(KWC_EXIT_LOCAL_CERT, "mbedtls_ssl_conf_own_cert", rc);
+    }
+    if (o->verbose) {
+        fprintf(stderr, "* built with %s\n", KEYWARD_MBEDTLS_VERSION_TEXT);
     }
     /* The debug output is read even without -v: it is where Mbed TLS 3.6
      * shows the alert a server sent. */

@@ -13,6 +13,7 @@
 
 #include "keyward/atecc608.h"
 #include "keyward/keyward.h"
+#include "keyward/mbedtls_compat.h"
 #include "mbedtls/error.h"
 #include "mbedtls/pk.h"
 #include "mbedtls/psa_util.h"
@@ -46,7 +47,7 @@ static int print_pubkey(psa_key_id_t key)
     int rc;
 
     mbedtls_pk_init(&pk);
-    rc = mbedtls_pk_setup_opaque(&pk, key);
+    rc = keyward_compat_pk_wrap_psa(&pk, key);
     if (rc == 0) {
         rc = mbedtls_pk_write_pubkey_pem(&pk, pem, sizeof(pem));
     }
@@ -88,7 +89,7 @@ static int make_csr(psa_key_id_t key, const char *subject)
 
     mbedtls_pk_init(&pk);
     mbedtls_x509write_csr_init(&csr);
-    rc = mbedtls_pk_setup_opaque(&pk, key);
+    rc = keyward_compat_pk_wrap_psa(&pk, key);
     if (rc == 0) {
         mbedtls_x509write_csr_set_key(&csr, &pk);
         mbedtls_x509write_csr_set_md_alg(&csr, MBEDTLS_MD_SHA256);
@@ -98,8 +99,7 @@ static int make_csr(psa_key_id_t key, const char *subject)
         }
     }
     if (rc == 0) {
-        rc = mbedtls_x509write_csr_pem(&csr, pem, sizeof(pem), mbedtls_psa_get_random,
-                                       MBEDTLS_PSA_RANDOM_STATE);
+        rc = keyward_compat_x509write_csr_pem(&csr, pem, sizeof(pem));
         if (rc != 0) {
             char buf[160];
             mbedtls_strerror(rc, buf, sizeof(buf));

@@ -83,6 +83,24 @@ psa_status_t keyward_builtin_add(psa_key_id_t id, const char *keyref, psa_key_ty
 /* Removes all builtin keys (tests). */
 void keyward_builtin_clear(void);
 
+/* Another driver's builtin-key lookup, with the signature of Mbed TLS's
+ * mbedtls_psa_platform_get_builtin_key(): for key_id, set *lifetime (its
+ * persistence and its driver's location) and *slot_number and return
+ * PSA_SUCCESS, or return PSA_ERROR_DOES_NOT_EXIST. */
+typedef psa_status_t (*keyward_builtin_fallback_t)(mbedtls_svc_key_id_t key_id,
+                                                   psa_key_lifetime_t *lifetime,
+                                                   psa_drv_slot_number_t *slot_number);
+
+/* Mbed TLS has one global mbedtls_psa_platform_get_builtin_key(), and
+ * keyward defines it.  It answers for the ids declared with
+ * keyward_builtin_add() and hands every other id to `fallback` (e.g. a vendor
+ * driver's own lookup), so keyward can live beside another driver's builtin
+ * keys.  Without a fallback (NULL, the default), other ids give
+ * PSA_ERROR_DOES_NOT_EXIST.  Keyward's ids take precedence.  Set it once at
+ * start-up, before the first PSA call that may use a builtin key; it is not
+ * synchronised against concurrent key use. */
+void keyward_builtin_set_fallback(keyward_builtin_fallback_t fallback);
+
 /* The policy keyward_key_open gives a key of this type. */
 void keyward_default_policy(psa_key_attributes_t *attr, psa_key_type_t type);
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core.h"
+#include "keyward/mbedtls_compat.h"
 #include "mbedtls/pk.h"
 #include "mbedtls/psa_util.h"
 #include "mbedtls/platform_util.h"
@@ -126,8 +127,7 @@ static psa_status_t open_file_key(const char *path, psa_key_id_t *key)
         status = PSA_ERROR_INVALID_ARGUMENT;
         goto exit;
     }
-    ret = mbedtls_pk_parse_keyfile(&pk, path, NULL, mbedtls_psa_get_random,
-                                   MBEDTLS_PSA_RANDOM_STATE);
+    ret = keyward_compat_pk_parse_keyfile(&pk, path, NULL);
     if (ret != 0) {
         keyward_set_error("cannot load software key %s (mbedtls error -0x%04x)", path,
                           (unsigned)-ret);

@@ -17,6 +17,13 @@
 
 static keyward_builtin_t builtins[KEYWARD_BUILTIN_MAX];
 static size_t builtin_count;
+/* Where ids keyward did not declare go (another driver's builtin keys). */
+static keyward_builtin_fallback_t builtin_fallback;
+
+void keyward_builtin_set_fallback(keyward_builtin_fallback_t fallback)
+{
+    builtin_fallback = fallback;
+}
 
 /* Applications may declare keys from several threads while others use them
  * (keyward_key_open declares SE slots on the fly): one lock for the table. */
@@ -215,5 +222,12 @@ psa_status_t mbedtls_psa_platform_get_builtin_key(mbedtls_svc_key_id_t key_id,
         }
     }
     UNLOCK();
-    return status;
+    if (status == PSA_SUCCESS) {
+        return status;
+    }
+    /* Mbed TLS has one such function for the whole program: every id keyward
+     * did not declare goes to the application's fallback, if any (called
+     * outside keyward's lock: it is another driver's code). */
+    return builtin_fallback != NULL ? builtin_fallback(key_id, lifetime, slot_number)
+                                    : PSA_ERROR_DOES_NOT_EXIST;
 }

@@ -3,8 +3,37 @@
 #include <string.h>
 
 #include "mbedtls/asn1write.h"
-#include "mbedtls/oid.h"
-#include "mbedtls/psa_util.h"
+
+/* NIST hash algorithm arc 2.16.840.1.101.3.4.2 (RFC 5754, RFC 8702), plus SHA-1. */
+#define KW_OID_NIST_HASH "\x60\x86\x48\x01\x65\x03\x04\x02"
+#define KW_OID_ENTRY(alg, oid) {alg, oid, sizeof(oid) - 1}
+static const struct {
+    psa_algorithm_t alg;
+    const char *oid;
+    size_t oid_len;
+} hash_oids[] = {
+    KW_OID_ENTRY(PSA_ALG_SHA_1, "\x2b\x0e\x03\x02\x1a"), /* 1.3.14.3.2.26 */
+    KW_OID_ENTRY(PSA_ALG_SHA_224, KW_OID_NIST_HASH "\x04"),
+    KW_OID_ENTRY(PSA_ALG_SHA_256, KW_OID_NIST_HASH "\x01"),
+    KW_OID_ENTRY(PSA_ALG_SHA_384, KW_OID_NIST_HASH "\x02"),
+    KW_OID_ENTRY(PSA_ALG_SHA_512, KW_OID_NIST_HASH "\x03"),
+    KW_OID_ENTRY(PSA_ALG_SHA3_224, KW_OID_NIST_HASH "\x07"),
+    KW_OID_ENTRY(PSA_ALG_SHA3_256, KW_OID_NIST_HASH "\x08"),
+    KW_OID_ENTRY(PSA_ALG_SHA3_384, KW_OID_NIST_HASH "\x09"),
+    KW_OID_ENTRY(PSA_ALG_SHA3_512, KW_OID_NIST_HASH "\x0a"),
+};
+
+psa_status_t keyward_der_hash_oid(psa_algorithm_t hash_alg, const char **oid, size_t *oid_len)
+{
+    for (size_t i = 0; i < sizeof(hash_oids) / sizeof(hash_oids[0]); i++) {
+        if (hash_oids[i].alg == hash_alg) {
+            *oid = hash_oids[i].oid;
+            *oid_len = hash_oids[i].oid_len;
+            return PSA_SUCCESS;
+        }
+    }
+    return PSA_ERROR_NOT_SUPPORTED;
+}
 
 size_t keyward_bitlen(const uint8_t *n, size_t n_len)
 {
@@ -109,7 +138,7 @@ psa_status_t keyward_der_digest_info(psa_algorithm_t hash_alg, const uint8_t *ha
     size_t oid_len = 0;
     int ret;
 
-    if (mbedtls_oid_get_oid_by_md(mbedtls_md_type_from_psa_alg(hash_alg), &oid, &oid_len) != 0) {
+    if (keyward_der_hash_oid(hash_alg, &oid, &oid_len) != PSA_SUCCESS) {
         return PSA_ERROR_NOT_SUPPORTED;
     }
     if (PSA_HASH_LENGTH(hash_alg) != hash_len) {

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# The wrapper hook: hooks every entry point exactly once, is idempotent,
-# refuses a tree with a missing anchor without touching it, and the real
-# build tree is hooked.
+# The wrapper hook on the Mbed TLS line this build uses (3.6: the generated
+# library/ files; 4.x: TF-PSA-Crypto's Jinja templates): hooks every entry
+# point exactly once, is idempotent, refuses a tree with a missing anchor
+# without touching it, and the real build tree is hooked.  On 4.x also: the
+# wrappers generated at build time carry every case, and --verify-generated
+# refuses generated files that lack one.
 set -u
 : "${KW_SOURCE_DIR:?}" "${KW_MBEDTLS_PRISTINE:?}" "${KW_BUILD_DIR:?}"
 hook="$KW_SOURCE_DIR/mbedtls/hook_driver_wrappers.py"
@@ -9,13 +12,22 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 pass=0; fail=0
 ok() { echo "ok   $1"; pass=$((pass+1)); }
 bad() { echo "FAIL $1"; fail=$((fail+1)); }
-fresh() { rm -rf "$tmp/t"; mkdir -p "$tmp/t"; cp -a "$KW_MBEDTLS_PRISTINE/library" "$tmp/t/"; }
-sums() { sha256sum "$1"/library/psa_crypto_driver_wrappers.h "$1"/library/psa_crypto_driver_wrappers_no_static.c | awk '{print $1}'; }
-H=library/psa_crypto_driver_wrappers.h
-C=library/psa_crypto_driver_wrappers_no_static.c
+
+if [ -f "$KW_MBEDTLS_PRISTINE/library/psa_crypto_driver_wrappers.h" ]; then
+    line=3.6; dir=library; sfx=""
+elif [ -f "$KW_MBEDTLS_PRISTINE/tf-psa-crypto/scripts/data_files/driver_templates/psa_crypto_driver_wrappers.h.jinja" ]; then
+    line=4.x; dir=tf-psa-crypto/scripts/data_files/driver_templates; sfx=.jinja
+else
+    echo "FAIL $KW_MBEDTLS_PRISTINE has neither layout"; exit 1
+fi
+H=$dir/psa_crypto_driver_wrappers.h$sfx
+C=$dir/psa_crypto_driver_wrappers_no_static.c$sfx
+echo "# Mbed TLS $line layout: $H, $C"
+fresh() { rm -rf "$tmp/t"; mkdir -p "$tmp/t/$dir"; cp -a "$KW_MBEDTLS_PRISTINE/$dir/." "$tmp/t/$dir/"; }
+sums() { sha256sum "$1/$H" "$1/$C" | awk '{print $1}'; }
 
 fresh
-python3 "$hook" "$tmp/t" >/dev/null && ok "hooks a pristine 3.6 tree" || bad "hooks a pristine 3.6 tree"
+python3 "$hook" "$tmp/t" >/dev/null && ok "hooks a pristine $line tree" || bad "hooks a pristine $line tree"
 for ep in sign_hash verify_hash get_key_buffer_size_from_key_data generate_key import_key export_key; do
   n=$(grep -c "keyward-hook: $ep \*/" "$tmp/t/$H")
   [ "$n" = 1 ] && ok "$ep hooked once" || bad "$ep hooked $n times"
@@ -31,6 +43,8 @@ done
 # every inserted case sits before the default: of a location switch
 n=$(grep -A4 'KEYWARD_PSA_LOCATION_CASES' "$tmp/t/$H" "$tmp/t/$C" | grep -c '^.*#endif')
 [ "$n" = 9 ] && ok "9 guarded blocks" || bad "guarded blocks: $n"
+n=$(grep -A5 'KEYWARD_PSA_LOCATION_CASES' "$tmp/t/$H" "$tmp/t/$C" | grep -c 'default:')
+[ "$n" = 9 ] && ok "each block is followed by the switch's default:" || bad "blocks before default: $n"
 
 before=$(sums "$tmp/t")
 out=$(python3 "$hook" "$tmp/t")
@@ -44,6 +58,7 @@ before=$(sums "$tmp/t")
 err=$(python3 "$hook" "$tmp/t" 2>&1); rc=$?
 [ $rc -eq 2 ] && ok "missing function anchor fails (rc 2)" || bad "missing function anchor rc=$rc"
 echo "$err" | grep -q "psa_driver_wrapper_verify_hash(" && ok "message names the anchor" || bad "message: $err"
+[ "$(echo "$err" | wc -l)" = 1 ] && ok "message is one line" || bad "message lines: $err"
 [ "$(sums "$tmp/t")" = "$before" ] && ok "failed run leaves the tree untouched" || bad "failed run modified files"
 
 # the location switch's default: label removed
@@ -76,5 +91,20 @@ n=$(grep -c "keyward-hook: " "$KW_BUILD_DIR/mbedtls-src/$H" "$KW_BUILD_DIR/mbedt
 n=$(grep -c "keyward" "$KW_MBEDTLS_PRISTINE/$H" "$KW_MBEDTLS_PRISTINE/$C" | awk -F: '{s+=$2} END {print s}')
 [ "$n" = 0 ] && ok "pristine tree untouched" || bad "pristine tree has $n keyward lines"
 
-echo "hook: $pass passed, $fail failed"
+if [ $line = 4.x ]; then
+  gen="$KW_BUILD_DIR/mbedtls/tf-psa-crypto/core"
+  out=$(python3 "$hook" --verify-generated "$gen" 2>&1); rc=$?
+  [ $rc -eq 0 ] && ok "generated wrappers of this build carry all 9 cases" || bad "verify-generated: rc=$rc $out"
+  n=$(grep -c "keyward-hook: " "$gen/psa_crypto_driver_wrappers.h" "$gen/psa_crypto_driver_wrappers_no_static.c" | awk -F: '{s+=$2} END {print s}')
+  [ "$n" = 9 ] && ok "Jinja kept all 9 cases" || bad "generated cases: $n"
+  # a generation that lost one case (e.g. a case inside a false {% if %}) is refused
+  mkdir -p "$tmp/gen"
+  cp "$gen/psa_crypto_driver_wrappers.h" "$gen/psa_crypto_driver_wrappers_no_static.c" "$tmp/gen/"
+  sed -i 's|/\* keyward-hook: export_key \*/|/* lost */|' "$tmp/gen/psa_crypto_driver_wrappers.h"
+  err=$(python3 "$hook" --verify-generated "$tmp/gen" 2>&1); rc=$?
+  [ $rc -eq 2 ] && echo "$err" | grep -q "psa_driver_wrapper_export_key" \
+    && ok "generated output lacking a case is refused, naming it" || bad "verify lost case: rc=$rc $err"
+fi
+
+echo "hook ($line): $pass passed, $fail failed"
 [ $fail -eq 0 ]

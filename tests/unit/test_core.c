@@ -198,6 +198,28 @@ static void der_helpers(void)
     CHECK_STATUS(keyward_der_rsa_public(n, sizeof(n), e, sizeof(e), out, 5, &len),
                  PSA_ERROR_BUFFER_TOO_SMALL);
     CHECK(keyward_bitlen(n, sizeof(n)) == 16);
+    /* keyward's own hash OID table (RFC 8017 section 9.2 note 1 prefixes) */
+    {
+        static const uint8_t sha1[] = {0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e,
+                                       0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14};
+        static const uint8_t sha384[] = {0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                                         0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30};
+        static const uint8_t sha512[] = {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                                         0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40};
+        uint8_t h[64];
+        memset(h, 0x5a, sizeof(h));
+        CHECK_STATUS(keyward_der_digest_info(PSA_ALG_SHA_1, h, 20, out, sizeof(out), &len),
+                     PSA_SUCCESS);
+        CHECK(len == sizeof(sha1) + 20 && memcmp(out, sha1, sizeof(sha1)) == 0);
+        CHECK_STATUS(keyward_der_digest_info(PSA_ALG_SHA_384, h, 48, out, sizeof(out), &len),
+                     PSA_SUCCESS);
+        CHECK(len == sizeof(sha384) + 48 && memcmp(out, sha384, sizeof(sha384)) == 0);
+        CHECK_STATUS(keyward_der_digest_info(PSA_ALG_SHA_512, h, 64, out, sizeof(out), &len),
+                     PSA_SUCCESS);
+        CHECK(len == sizeof(sha512) + 64 && memcmp(out, sha512, sizeof(sha512)) == 0);
+        CHECK_STATUS(keyward_der_digest_info(PSA_ALG_MD5, h, 16, out, sizeof(out), &len),
+                     PSA_ERROR_NOT_SUPPORTED);
+    }
 }
 
 int main(void)

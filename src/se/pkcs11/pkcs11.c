@@ -29,7 +29,6 @@
 #include "keyward/backend.h"
 #include "keyward/locations.h"
 #include "mbedtls/asn1.h"
-#include "mbedtls/oid.h"
 #include "mbedtls/platform_util.h"
 #include "pkcs11_internal.h"
 
@@ -553,9 +552,9 @@ static const struct {
     size_t oid_len;
     size_t bits;
 } curves[] = {
-    {MBEDTLS_OID_EC_GRP_SECP256R1, sizeof(MBEDTLS_OID_EC_GRP_SECP256R1) - 1, 256},
-    {MBEDTLS_OID_EC_GRP_SECP384R1, sizeof(MBEDTLS_OID_EC_GRP_SECP384R1) - 1, 384},
-    {MBEDTLS_OID_EC_GRP_SECP521R1, sizeof(MBEDTLS_OID_EC_GRP_SECP521R1) - 1, 521},
+    {KEYWARD_OID_SECP256R1, sizeof(KEYWARD_OID_SECP256R1) - 1, 256},
+    {KEYWARD_OID_SECP384R1, sizeof(KEYWARD_OID_SECP384R1) - 1, 384},
+    {KEYWARD_OID_SECP521R1, sizeof(KEYWARD_OID_SECP521R1) - 1, 521},
 };
 
 /* CKA_EC_PARAMS (DER OID of a named curve) -> bits of a secp-r1 curve. */

@@ -48,7 +48,6 @@
 #include "keyward/backend.h"
 #include "keyward/locations.h"
 #include "mbedtls/platform_util.h"
-#include "mbedtls/sha256.h"
 #include "tpm2_internal.h"
 
 #ifndef KEYWARD_TPM2_MAX_LOADED
@@ -726,19 +725,31 @@ static psa_status_t parent_get(conn_t *c, const kw_tpm2_ref_t *r, uint32_t paren
     return *rc == TSS2_RC_SUCCESS ? PSA_SUCCESS : fail_rc("Esys_TR_SetAuth", *rc);
 }
 
-static void blob_id(const kw_tpm2_ref_t *r, uint8_t id[32])
+/* SHA-256 of (parent, public, private): the cache key of a loaded blob.
+ * PSA hashing, the API Mbed TLS 3.6 and 4.x share (sha256.h is private in 4.x). */
+static psa_status_t blob_id(const kw_tpm2_ref_t *r, uint8_t id[32])
 {
-    mbedtls_sha256_context ctx;
+    psa_hash_operation_t op = PSA_HASH_OPERATION_INIT;
+    psa_status_t status = PSA_ERROR_CORRUPTION_DETECTED;
+    size_t len = 0;
     uint8_t p[4] = {(uint8_t)(r->parent >> 24), (uint8_t)(r->parent >> 16),
                     (uint8_t)(r->parent >> 8), (uint8_t)r->parent};
 
-    mbedtls_sha256_init(&ctx);
-    (void)mbedtls_sha256_starts(&ctx, 0);
-    (void)mbedtls_sha256_update(&ctx, p, sizeof(p));
-    (void)mbedtls_sha256_update(&ctx, r->pub, r->pub_len);
-    (void)mbedtls_sha256_update(&ctx, r->priv, r->priv_len);
-    (void)mbedtls_sha256_finish(&ctx, id);
-    mbedtls_sha256_free(&ctx);
+    status = psa_hash_setup(&op, PSA_ALG_SHA_256);
+    if (status == PSA_SUCCESS) {
+        status = psa_hash_update(&op, p, sizeof(p));
+    }
+    if (status == PSA_SUCCESS) {
+        status = psa_hash_update(&op, r->pub, r->pub_len);
+    }
+    if (status == PSA_SUCCESS) {
+        status = psa_hash_update(&op, r->priv, r->priv_len);
+    }
+    if (status == PSA_SUCCESS) {
+        status = psa_hash_finish(&op, id, 32, &len);
+    }
+    psa_hash_abort(&op);
+    return status;
 }
 
 static psa_status_t blob_unmarshal(const kw_tpm2_ref_t *r, TPM2B_PUBLIC *pub, TPM2B_PRIVATE *priv)
@@ -775,7 +786,10 @@ static psa_status_t blob_load(conn_t *c, const kw_tpm2_ref_t *r, slot_t **slot_o
     slot_t *pin = NULL;
     psa_status_t status;
 
-    blob_id(r, id);
+    status = blob_id(r, id);
+    if (status != PSA_SUCCESS) {
+        return status;
+    }
     for (size_t i = 0; i < MAX_SLOTS; i++) {
         slot_t *s = &c->slots[i];
         if (s->kind == SLOT_KEY && memcmp(s->id, id, sizeof(id)) == 0) {
