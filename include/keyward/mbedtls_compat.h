@@ -74,6 +74,7 @@ static inline void keyward_compat_ssl_conf_rng(mbedtls_ssl_config *conf)
 
 /* mbedtls_pk_parse_keyfile without RNG arguments (3.6 wants them for
  * blinding; 4.x uses PSA's). */
+#if defined(MBEDTLS_FS_IO)
 static inline int keyward_compat_pk_parse_keyfile(mbedtls_pk_context *pk, const char *path,
                                                   const char *password)
 {
@@ -84,7 +85,9 @@ static inline int keyward_compat_pk_parse_keyfile(mbedtls_pk_context *pk, const 
                                     MBEDTLS_PSA_RANDOM_STATE);
 #endif
 }
+#endif
 
+#if defined(MBEDTLS_X509_CSR_WRITE_C) && defined(MBEDTLS_PEM_WRITE_C)
 /* mbedtls_x509write_csr_pem without RNG arguments. */
 static inline int keyward_compat_x509write_csr_pem(mbedtls_x509write_csr *csr, unsigned char *buf,
                                                    size_t size)
@@ -96,7 +99,9 @@ static inline int keyward_compat_x509write_csr_pem(mbedtls_x509write_csr *csr, u
                                      MBEDTLS_PSA_RANDOM_STATE);
 #endif
 }
+#endif
 
+#if defined(MBEDTLS_X509_CRT_WRITE_C)
 /* mbedtls_x509write_crt_der without RNG arguments. */
 static inline int keyward_compat_x509write_crt_der(mbedtls_x509write_cert *crt, unsigned char *buf,
                                                    size_t size)
@@ -108,6 +113,7 @@ static inline int keyward_compat_x509write_crt_der(mbedtls_x509write_cert *crt, 
                                      MBEDTLS_PSA_RANDOM_STATE);
 #endif
 }
+#endif
 
 #ifdef __cplusplus
 }
