@@ -3,7 +3,10 @@
  * a secure element.
  *
  *   keyward-client [-v] [--tls-max 1.2|1.3] [--tls-min 1.2|1.3] --cacert CA.pem
- *                  --cert CERT.pem --key KEYREF URL
+ *                  --cert CERTREF [--chain CHAIN.pem] --key KEYREF URL
+ *
+ * CERTREF: a file, or the certificate in the SE (pkcs11:...;type=cert,
+ * tpm2:nv=0x01XXXXXX; include/keyward/cert.h); intermediates from --chain.
  *
  * URL: https://host:port/path (GET, body to stdout) or tls://host:port
  * (handshake only).  Exit status 0 only on success.
@@ -15,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "keyward/cert.h"
 #include "keyward/keyward.h"
 #include "mbedtls/debug.h"
 #include "mbedtls/error.h"
@@ -28,7 +32,7 @@
 typedef struct {
     int verbose;
     int tls_max, tls_min; /* 12 or 13, 0 = default */
-    const char *cacert, *cert, *key, *url;
+    const char *cacert, *cert, *chain, *key, *url;
     char host[256], port[8], path[1024];
     int https;
     unsigned timeout_ms;
@@ -40,9 +44,10 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: keyward-client [-v] [--tls-max 1.2|1.3] [--tls-min 1.2|1.3] --cacert CA.pem\n"
-            "                      --cert CERT.pem --key KEYREF URL\n"
+            "                      --cert CERTREF [--chain CHAIN.pem] --key KEYREF URL\n"
             "  URL  https://host:port/path (GET, prints the body) or tls://host:port\n"
-            "  KEYREF pkcs11:..., atecc608:slot=N, tpm2:handle=..|file=.., file:key.pem\n");
+            "  KEYREF pkcs11:..., atecc608:slot=N, tpm2:handle=..|file=.., file:key.pem\n"
+            "  CERTREF CERT.pem, pkcs11:...;type=cert, tpm2:nv=0x01XXXXXX\n");
 }
 
 static int parse_version(const char *s)
@@ -221,6 +226,9 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--cert") == 0 && v != NULL) {
             o.cert = v;
             i++;
+        } else if (strcmp(a, "--chain") == 0 && v != NULL) {
+            o.chain = v;
+            i++;
         } else if (strcmp(a, "--key") == 0 && v != NULL) {
             o.key = v;
             i++;
@@ -259,9 +267,13 @@ int main(int argc, char **argv)
                 (unsigned)-rc);
         goto exit;
     }
-    if ((rc = mbedtls_x509_crt_parse_file(&crt, o.cert)) != 0) {
-        fprintf(stderr, "keyward-client: cannot load client certificate %s: -0x%04x\n", o.cert,
-                (unsigned)-rc);
+    /* 58: certificate/key problem.  The CERTREF is not printed (pin-value). */
+    if ((status = keyward_cert_load(&crt, o.cert)) != PSA_SUCCESS ||
+        (o.chain != NULL && (status = keyward_cert_load(&crt, o.chain)) != PSA_SUCCESS)) {
+        fprintf(stderr, "keyward-client: cannot load the client certificate%s: %s: %s\n",
+                o.chain != NULL ? " or its chain" : "", keyward_status_name(status),
+                keyward_last_error());
+        ret = 58;
         goto exit;
     }
     status = keyward_key_open(o.key, &key);
