@@ -68,6 +68,11 @@ else
     ok "the chained certificate without --chain is not accepted by nginx"
 fi
 kw_stop_server nginx "$CA"
+if "${KW_TEST_CERT:?}" "$(kw_p11_uri p256)" "$(certref p256-cert)" "$T/p256.pem" >"$T/out" 2>&1; then
+    ok "library: cert object and key of one token in one process (test_cert)"
+else
+    bad "test_cert"; grep -v '^ok' "$T/out" | sed 's/^/#    /'
+fi
 
 # keyward-tool cert-store, read back by pkcs11-tool; cert-get prints the same certificate.
 if "$KW_TOOL" cert-store "$(certref stored)" "$T/rsa2048.pem" >"$T/out" 2>&1 &&

@@ -67,6 +67,9 @@ kw_tpm_flush
 tls_case "keyward-tool's NV certificate" "$CA" "$port" 1.2 kw-nv-tools "tpm2:nv=0x01000020" \
     "tpm2:file=$T/ec.pem"
 kw_stop_server nginx "$CA"
+kw_tpm_flush
+check "library: cert from NV while the TPM key is in use (test_cert)" \
+    "${KW_TEST_CERT:?}" "tpm2:file=$T/ec.pem" tpm2:nv=0x01000010 "$T/tools.pem"
 
 # An index larger than the certificate: only the certificate comes back.
 if tpm2_nvdefine -Q -C o -s 2000 -a "ownerread|ownerwrite|authread|no_da" 0x01000030 &&

@@ -21,6 +21,7 @@
 
 #include "keyward/backend.h"
 #include "mbedtls/asn1.h"
+#include "mbedtls/platform_util.h"
 #include "pkcs11_internal.h"
 
 #define MAX_MATCHES 16
@@ -61,6 +62,35 @@ static psa_status_t check_uri(P11KitUri *uri)
         return PSA_ERROR_INVALID_ARGUMENT;
     }
     return PSA_SUCCESS;
+}
+
+/* check_uri before any token is touched: a key URI given as a certificate
+ * must say so, not fail on a token or PIN. */
+static psa_status_t precheck(const char *certref)
+{
+    P11KitUri *uri = p11_kit_uri_new();
+    psa_status_t status;
+    int r;
+
+    if (uri == NULL) {
+        return PSA_ERROR_INSUFFICIENT_MEMORY;
+    }
+    r = p11_kit_uri_parse(certref, P11_KIT_URI_FOR_ANY, uri);
+    if (r != P11_KIT_URI_OK) {
+        keyward_set_error("bad PKCS#11 URI: %s", p11_kit_uri_message(r));
+        status = PSA_ERROR_INVALID_ARGUMENT;
+    } else {
+        status = check_uri(uri);
+    }
+    {
+        /* p11-kit frees its copy of pin-value without wiping it. */
+        char *pv = (char *)p11_kit_uri_get_pin_value(uri);
+        if (pv != NULL) {
+            mbedtls_platform_zeroize(pv, strlen(pv));
+        }
+    }
+    p11_kit_uri_free(uri);
+    return status;
 }
 
 /* The certificate objects the URI matches (by class, label and id). */
@@ -158,7 +188,8 @@ psa_status_t keyward_pkcs11_cert_read(const char *certref, uint8_t *der, size_t 
                                       size_t *der_len)
 {
     read_arg_t a = {der, der_size, der_len};
-    return keyward_pkcs11_with_session(certref, read_op, &a);
+    psa_status_t status = precheck(certref);
+    return status != PSA_SUCCESS ? status : keyward_pkcs11_with_session(certref, read_op, &a);
 }
 
 /* ---- write ----------------------------------------------------------------- */
@@ -273,5 +304,6 @@ psa_status_t keyward_pkcs11_cert_write(const char *certref, const uint8_t *der, 
                                        int overwrite)
 {
     write_arg_t a = {der, der_len, overwrite};
-    return keyward_pkcs11_with_session(certref, write_op, &a);
+    psa_status_t status = precheck(certref);
+    return status != PSA_SUCCESS ? status : keyward_pkcs11_with_session(certref, write_op, &a);
 }
