@@ -24,7 +24,7 @@ certref() {
 # Certificates for the two token keys, put in the token by pkcs11-tool (DER), next to the keys.
 for k in p256:41 rsa2048:42; do
     id=${k#*:} k=${k%%:*}
-    "$KW_TOOL" pubkey "$(kw_p11_uri $k)" >"$T/$k.pub" || { bad "pubkey $k"; exit 1; }
+    "$KW_TOOL" pubkey "$(kw_p11_uri "$k")" >"$T/$k.pub" || { bad "pubkey $k"; exit 1; }
     kw_issue_cert "$CA" "$T/$k.pub" "/CN=kw-cert-$k/O=keyward tests" "$T/$k.pem" || exit 1
     openssl x509 -in "$T/$k.pem" -outform DER -out "$T/$k.der" || exit 1
     p11 --login --pin "$KW_P11_PIN" --write-object "$T/$k.der" --type cert --label "$k-cert" \

@@ -336,8 +336,9 @@ static size_t der_total_len(const uint8_t *buf, size_t have)
     return 2 + nb + len;
 }
 
-static psa_status_t tpm2_cert_read(const char *certref, uint8_t *der, size_t der_size,
-                                   size_t *der_len)
+/* The backend's cert_read (keyward/backend.h), from the table in tpm2.c. */
+psa_status_t kw_tpm2_cert_read(const char *certref, uint8_t *der, size_t der_size,
+                               size_t *der_len)
 {
     psa_status_t status = PSA_ERROR_CORRUPTION_DETECTED;
     nvconn_t c = {NULL, NULL};
@@ -426,8 +427,9 @@ exit:
 
 /* ---- cert_write ----------------------------------------------------------- */
 
-static psa_status_t tpm2_cert_write(const char *certref, const uint8_t *der, size_t der_len,
-                                    int overwrite)
+/* The backend's cert_write. */
+psa_status_t kw_tpm2_cert_write(const char *certref, const uint8_t *der, size_t der_len,
+                                int overwrite)
 {
     psa_status_t status = PSA_ERROR_CORRUPTION_DETECTED;
     nvconn_t c = {NULL, NULL};
@@ -525,17 +527,4 @@ exit:
     }
     nvconn_close(&c);
     return status;
-}
-
-/* The ops the backend table points at (tpm2.c). */
-psa_status_t kw_tpm2_cert_read(const char *certref, uint8_t *der, size_t der_size,
-                               size_t *der_len)
-{
-    return tpm2_cert_read(certref, der, der_size, der_len);
-}
-
-psa_status_t kw_tpm2_cert_write(const char *certref, const uint8_t *der, size_t der_len,
-                                int overwrite)
-{
-    return tpm2_cert_write(certref, der, der_len, overwrite);
 }
