@@ -4,7 +4,10 @@
  *
  *   keyward-client [-v] [--tls-max 1.2|1.3] [--tls-min 1.2|1.3] [--no-fail]
  *                  [--connect-timeout S] [--max-time S] --cacert CA.pem
- *                  --cert CERT.pem --key KEYREF URL
+ *                  --cert CERTREF [--chain CHAIN.pem] --key KEYREF URL
+ *
+ * CERTREF: a file, or the certificate in the SE (pkcs11:...;type=cert,
+ * tpm2:nv=0x01XXXXXX; include/keyward/cert.h); intermediates from --chain.
  *
  * URL: https://host:port/path (GET, body to stdout) or tls://host:port
  * (handshake, then the server's verdict on the certificate and close_notify).
@@ -29,6 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "keyward/cert.h"
 #include "keyward/keyward.h"
 #include "keyward/mbedtls_compat.h"
 #include "keyward/tls.h"
@@ -53,7 +57,7 @@ typedef struct {
     int verbose;
     int no_fail;
     int tls_max, tls_min; /* 12 or 13, 0 = default */
-    const char *cacert, *cert, *key, *url;
+    const char *cacert, *cert, *chain, *key, *url;
     char host[256], port[8], path[1024];
     int https;
     int64_t connect_timeout_ms, max_time_ms;
@@ -159,9 +163,10 @@ static void usage(void)
     fprintf(stderr,
             "usage: keyward-client [-v] [--tls-max 1.2|1.3] [--tls-min 1.2|1.3] [--no-fail]\n"
             "                      [--connect-timeout S] [--max-time S] --cacert CA.pem\n"
-            "                      --cert CERT.pem --key KEYREF URL\n"
+            "                      --cert CERTREF [--chain CHAIN.pem] --key KEYREF URL\n"
             "  URL  https://host:port/path (GET, prints the body) or tls://host:port\n"
             "  KEYREF pkcs11:..., atecc608:slot=N, tpm2:handle=..|file=.., file:key.pem\n"
+            "  CERTREF CERT.pem, pkcs11:...;type=cert, tpm2:nv=0x01XXXXXX\n"
             "  exit status: 0 ok, 2 usage, 6 resolve, 7 connect, 18 partial body, 22 HTTP error,\n"
             "               28 timeout, 35 TLS/alert, 56 receive, 58 certificate/key problem\n");
 }
@@ -286,6 +291,9 @@ static int parse_args(int argc, char **argv, opts_t *o)
         } else if (strcmp(a, "--cert") == 0 && v != NULL) {
             o->cert = v;
             i++;
+        } else if (strcmp(a, "--chain") == 0 && v != NULL) {
+            o->chain = v;
+            i++;
         } else if (strcmp(a, "--key") == 0 && v != NULL) {
             o->key = v;
             i++;
@@ -377,6 +385,27 @@ static int load_cert_file(mbedtls_x509_crt *crt, const char *what, const char *p
     return 0;
 }
 
+/* The client certificate: a file, or a reference to one kept in the SE
+ * (keyward_cert_load).  The reference is not printed: it may carry a PIN. */
+static int load_client_cert(const opts_t *o, client_t *cl)
+{
+    psa_status_t status;
+    int rc;
+
+    if (strncmp(o->cert, "pkcs11:", 7) == 0 || strncmp(o->cert, "tpm2:", 5) == 0) {
+        status = keyward_cert_load(&cl->crt, o->cert);
+        if (status != PSA_SUCCESS) {
+            return kwc_fail(KWC_EXIT_LOCAL_CERT,
+                            "cannot load the client certificate from the SE: %s%s%s",
+                            keyward_status_name(status), keyward_last_error()[0] ? ": " : "",
+                            keyward_last_error());
+        }
+    } else if ((rc = load_cert_file(&cl->crt, "client certificate", o->cert)) != 0) {
+        return rc;
+    }
+    return o->chain != NULL ? load_cert_file(&cl->crt, "certificate chain", o->chain) : 0;
+}
+
 /* Certificates, key, and whether the certificate belongs to the key: all
  * checked before any connection is made. */
 static int load_credentials(const opts_t *o, client_t *cl)
@@ -386,7 +415,7 @@ static int load_credentials(const opts_t *o, client_t *cl)
     int rc;
 
     if ((rc = load_cert_file(&cl->ca, "CA certificate", o->cacert)) != 0 ||
-        (rc = load_cert_file(&cl->crt, "client certificate", o->cert)) != 0) {
+        (rc = load_client_cert(o, cl)) != 0) {
         return rc;
     }
     status = keyward_key_open(o->key, &cl->key);
@@ -438,8 +467,7 @@ static void tls12_sigalg(const mbedtls_ssl_context *ssl, const mbedtls_pk_contex
 {
     const char *suite = mbedtls_ssl_get_ciphersuite(ssl);
     const char *hash = (suite != NULL && strstr(suite, "SHA384") != NULL) ? "sha384" : "sha256";
-    snprintf(out, size, "%s_%s", keyward_compat_pk_is_ecc(pk) ? "ecdsa" : "rsa_pkcs1",
-             hash);
+    snprintf(out, size, "%s_%s", keyward_compat_pk_is_ecc(pk) ? "ecdsa" : "rsa_pkcs1", hash);
 }
 
 /* Can the key's policy sign a SHA-384 hash? */

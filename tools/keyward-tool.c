@@ -6,11 +6,13 @@
  *   keyward-tool csr KEYREF --subject DN   PEM CSR signed inside the SE
  *   keyward-tool info atecc608:[bus=...]   ATECC608 serial, revision, locks, slots
  *   keyward-tool provision atecc608:[bus=...]  ATECC608 default config, then lock
+ *   keyward-tool cert-store CERTREF cert.pem [--force] / cert-get CERTREF  (keyward-tool-cert.c)
  */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "keyward-tool.h"
 #include "keyward/atecc608.h"
 #include "keyward/keyward.h"
 #include "keyward/mbedtls_compat.h"
@@ -26,7 +28,8 @@ static void usage(void)
             "usage: keyward-tool keygen KEYREF --type ec-p256|ec-p384|ec-p521|rsa-2048|rsa-3072|rsa-4096\n"
             "       keyward-tool pubkey KEYREF\n"
             "       keyward-tool csr KEYREF --subject \"CN=...,O=...\"\n"
-            "       keyward-tool info|provision atecc608:[bus=unix:PATH|/dev/i2c-N][;addr=0x60]\n");
+            "       keyward-tool info|provision atecc608:[bus=unix:PATH|/dev/i2c-N][;addr=0x60]\n"
+            "       keyward-tool cert-store CERTREF cert.pem [--force] | cert-get CERTREF\n");
 }
 
 static int key_error(const char *what, const char *keyref, psa_status_t status)
@@ -128,6 +131,9 @@ int main(int argc, char **argv)
     }
     cmd = argv[1];
     keyref = argv[2];
+    if (strcmp(cmd, "cert-store") == 0 || strcmp(cmd, "cert-get") == 0) {
+        return keyward_tool_cert(argc, argv);
+    }
     for (int i = 3; i < argc; i++) {
         if (strcmp(argv[i], "--type") == 0 && i + 1 < argc) {
             type_s = argv[++i];

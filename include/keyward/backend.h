@@ -67,6 +67,20 @@ typedef struct keyward_backend {
 
     /* Optional.  Called by keyward_deinit(): flush loaded objects, close sessions, zeroise cached secrets. */
     void (*shutdown)(void);
+    /* Optional (NULL: PSA_ERROR_NOT_SUPPORTED).  Certificates kept in the SE
+     * (include/keyward/cert.h).  certref is the reference text with the
+     * scheme ("pkcs11:...;type=cert", "tpm2:nv=0x01000010").  cert_read puts
+     * the DER certificate in der: PSA_ERROR_DOES_NOT_EXIST when nothing is
+     * there, PSA_ERROR_INVALID_ARGUMENT for a malformed or ambiguous
+     * reference, PSA_ERROR_DATA_INVALID when what is there is no DER
+     * certificate, PSA_ERROR_BUFFER_TOO_SMALL.  cert_write stores der (one
+     * DER certificate) there; PSA_ERROR_ALREADY_EXISTS when something is
+     * there and overwrite is 0, PSA_ERROR_NOT_PERMITTED for a place that
+     * keyward must not write (TCG's EK-certificate NV range). */
+    psa_status_t (*cert_read)(const char *certref, uint8_t *der, size_t der_size,
+                              size_t *der_len);
+    psa_status_t (*cert_write)(const char *certref, const uint8_t *der, size_t der_len,
+                               int overwrite);
 } keyward_backend_t;
 
 /* The backends compiled in (src/core/backends.c), NULL-terminated. */

@@ -437,4 +437,5 @@ const keyward_backend_t keyward_atecc608_backend = {
     atecc_generate,
     PSA_ALG_ECDSA(PSA_ALG_SHA_256), /* the chip signs 32-byte digests only */
     NULL,                           /* shutdown: nothing held beyond a call */
+    NULL, NULL,                     /* cert_read, cert_write: no certificate storage */
 };

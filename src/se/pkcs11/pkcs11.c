@@ -488,6 +488,49 @@ static psa_status_t token_get(const parsed_uri_t *u, token_t **out)
     return PSA_ERROR_DOES_NOT_EXIST;
 }
 
+/* For the certificate side (pkcs11_cert.c): fn on the logged-in session of
+ * the token the URI names, with the lock held; once more on a fresh session
+ * if the first one was lost.  The URI is parsed here, not by uri_parse:
+ * certificates are named with type=cert. */
+psa_status_t keyward_pkcs11_with_session(const char *uri_text, keyward_pkcs11_session_fn fn,
+                                         void *arg)
+{
+    psa_status_t status = PSA_ERROR_CORRUPTION_DETECTED;
+    parsed_uri_t u = {NULL, {0}};
+    token_t *tok = NULL;
+    CK_RV rv = CKR_OK;
+    int r;
+
+    if (strlen(uri_text) > KEYWARD_REF_MAX) {
+        keyward_set_error("PKCS#11 URI too long");
+        return PSA_ERROR_INVALID_ARGUMENT;
+    }
+    strcpy(u.text, uri_text);
+    u.uri = p11_kit_uri_new();
+    if (u.uri == NULL) {
+        return PSA_ERROR_INSUFFICIENT_MEMORY;
+    }
+    r = p11_kit_uri_parse(u.text, P11_KIT_URI_FOR_ANY, u.uri);
+    if (r != P11_KIT_URI_OK) {
+        keyward_set_error("bad PKCS#11 URI: %s", p11_kit_uri_message(r));
+        uri_free(&u);
+        return PSA_ERROR_INVALID_ARGUMENT;
+    }
+    pthread_mutex_lock(&lock);
+    status = token_get(&u, &tok);
+    for (int attempt = 0; status == PSA_SUCCESS && attempt < 2; attempt++) {
+        rv = CKR_OK;
+        status = fn(tok->mod->f, tok->session, u.uri, arg, &rv);
+        if (status == PSA_SUCCESS || !session_lost(rv) || attempt > 0) {
+            break;
+        }
+        status = session_open(tok, &u);
+    }
+    pthread_mutex_unlock(&lock);
+    uri_free(&u);
+    return status;
+}
+
 /* ---- objects ------------------------------------------------------------ */
 
 static psa_status_t get_attr(token_t *tok, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE t, uint8_t *buf,
@@ -1119,4 +1162,6 @@ const keyward_backend_t keyward_pkcs11_backend = {
     .export_public = p11_export_public,
     .generate = p11_generate,
     .shutdown = p11_shutdown,
+    .cert_read = keyward_pkcs11_cert_read,
+    .cert_write = keyward_pkcs11_cert_write,
 };

@@ -1678,4 +1678,6 @@ const keyward_backend_t keyward_tpm2_backend = {
     .export_public = tpm2_export_public,
     .keyref_is_builtin = tpm2_keyref_is_builtin,
     .generate = tpm2_generate,
+    .cert_read = kw_tpm2_cert_read,
+    .cert_write = kw_tpm2_cert_write,
 };

@@ -137,4 +137,11 @@ psa_status_t keyward_tpm2_transient_handles(const char *tcti, uint32_t *handles,
  * Also run at exit.  The next operation reconnects. */
 void keyward_tpm2_release(void);
 
+/* tpm2_nv.c: certificates in NV indexes ("tpm2:nv=0x01XXXXXX"), the
+ * backend's cert_read / cert_write (keyward/backend.h). */
+psa_status_t kw_tpm2_cert_read(const char *certref, uint8_t *der, size_t der_size,
+                               size_t *der_len);
+psa_status_t kw_tpm2_cert_write(const char *certref, const uint8_t *der, size_t der_len,
+                                int overwrite);
+
 #endif
