@@ -293,8 +293,20 @@ static void clear_volatile(chip_t *c)
     c->silent = 0;
 }
 
+/* Ends an awake session (idle, sleep or watchdog) and records its length. */
+static void session_end(chip_t *c, double now)
+{
+    if (c->power == CHIP_AWAKE) {
+        double ms = (now - c->woke_at) * 1000.0;
+        if (ms > (double)c->st.awake_max_ms) {
+            c->st.awake_max_ms = (uint64_t)ms;
+        }
+    }
+}
+
 static void go_sleep(chip_t *c)
 {
+    session_end(c, now_s());
     c->power = CHIP_SLEEP;
     clear_volatile(c);
 }
@@ -363,6 +375,7 @@ int chip_wake(chip_t *c)
         clear_volatile(c);
     }
     c->power = CHIP_AWAKE;
+    c->woke_at = now;
     c->wd_deadline = now + watchdog_len(c);
     /* tWHI: the wake reply is ready 1.5 ms later. */
     c->busy_until = now + 0.0015 * (c->time_scale < 1.0 ? c->time_scale : 1.0);
@@ -791,6 +804,7 @@ int chip_write(chip_t *c, uint8_t addr, const uint8_t *buf, size_t len)
         return 0;
     case 0x02:
         c->st.idles++;
+        session_end(c, now);
         c->power = CHIP_IDLE; /* keeps TempKey and MsgDigBuf; watchdog stopped */
         c->out_len = c->out_pos = 0;
         return 0;
@@ -865,9 +879,9 @@ int chip_control(chip_t *c, const char *cmd, char *out, size_t size)
         OUT("idles=%llu\nsleeps=%llu\nwatchdog_expiries=%llu\ncommands=%llu\n",
             (unsigned long long)s->idles, (unsigned long long)s->sleeps,
             (unsigned long long)s->watchdog_expiries, (unsigned long long)s->commands);
-        OUT("crc_errors=%llu\nerror_status=%llu\nfaults_fired=%llu\n",
+        OUT("crc_errors=%llu\nerror_status=%llu\nfaults_fired=%llu\nawake_max_ms=%llu\n",
             (unsigned long long)s->crc_errors, (unsigned long long)s->error_status,
-            (unsigned long long)s->faults_fired);
+            (unsigned long long)s->faults_fired, (unsigned long long)s->awake_max_ms);
         for (int i = 0; i < CHIP_NOPS; i++) {
             OUT("cmd_%s=%llu\n", chip_op_names[i], (unsigned long long)s->per_op[i]);
         }

@@ -31,6 +31,7 @@ typedef struct {
     uint64_t transactions, bytes_to_chip, bytes_from_chip, naks, polls;
     uint64_t wakes, wakes_lost, wakes_ignored, idles, sleeps, watchdog_expiries;
     uint64_t commands, crc_errors, error_status, faults_fired;
+    uint64_t awake_max_ms; /* longest wake ... idle/sleep/watchdog session */
     uint64_t per_op[CHIP_NOPS];
 } chip_stats_t;
 
@@ -45,6 +46,7 @@ typedef struct {
     /* volatile */
     int power;
     double wd_deadline, busy_until;
+    double woke_at;          /* start of the current session */
     uint8_t out[160];
     size_t out_len, out_pos;
     int silent;              /* FAULT_NAK: no answer to this command */
