@@ -8,10 +8,13 @@
 #include "chip.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <psa/crypto.h>
 
@@ -91,76 +94,226 @@ static int is_p256_key(const chip_t *c, unsigned s)
 
 /* ---- state file ------------------------------------------------------------- */
 
-static void put_hex(FILE *f, const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        fprintf(f, "%02x", p[i]);
-    }
-    fputc('\n', f);
-}
+/*
+ * The state file: a header line, "config HEX" (128 bytes), "otp HEX" (64),
+ * then "slot N VALID HEX" for each of the 16 slots, each exactly once, in
+ * any order.  Saved atomically (write FILE.tmp, fsync, rename, fsync the
+ * directory) after every command that changes it; a failed save fails the
+ * command and the chip keeps its previous state.  Loaded all or nothing.
+ */
+#define STATE_HEADER "keyward-atecc608-emu state 1"
+#define STATE_MAX_BYTES 16384 /* a complete file is about 7 KiB */
 
-static int get_hex(const char *s, uint8_t *p, size_t n)
+static int put_hex(FILE *f, const uint8_t *p, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        if (sscanf(s + 2 * i, "%2x", &v) != 1) {
+        if (fprintf(f, "%02x", p[i]) != 2) {
             return -1;
         }
-        p[i] = (uint8_t)v;
     }
-    return strlen(s) >= 2 * n ? 0 : -1;
+    return fputc('\n', f) == EOF ? -1 : 0;
+}
+
+static int hex_digit(char ch)
+{
+    return ch >= '0' && ch <= '9' ? ch - '0'
+           : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+           : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                    : -1;
+}
+
+/* Exactly 2n hex digits and nothing else. */
+static int get_hex(const char *s, uint8_t *p, size_t n)
+{
+    if (strlen(s) != 2 * n) {
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            return -1;
+        }
+        p[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+/* fsync of the directory holding path, so that the rename is durable. */
+static int sync_dir(const char *path)
+{
+    char dir[4200];
+    const char *slash = strrchr(path, '/');
+    int fd, r;
+
+    if (slash == NULL) {
+        strcpy(dir, ".");
+    } else if (slash == path) {
+        strcpy(dir, "/");
+    } else {
+        if ((size_t)(slash - path) >= sizeof(dir)) {
+            return -1;
+        }
+        memcpy(dir, path, (size_t)(slash - path));
+        dir[slash - path] = '\0';
+    }
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+    r = fsync(fd);
+    close(fd);
+    return r;
 }
 
 static int save_state(const chip_t *c)
 {
     char tmp[4200];
-    FILE *f;
+    FILE *f = NULL;
+    int fd, ok = 1;
 
-    snprintf(tmp, sizeof(tmp), "%s.tmp", c->state_path);
-    f = fopen(tmp, "w");
-    if (f == NULL) {
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", c->state_path) >= (int)sizeof(tmp)) {
+        fprintf(stderr, "keyward-atecc608-emu: state path too long\n");
         return -1;
     }
-    fprintf(f, "keyward-atecc608-emu state 1\nconfig ");
-    put_hex(f, c->config, 128);
-    fprintf(f, "otp ");
-    put_hex(f, c->otp, 64);
-    for (unsigned s = 0; s < 16; s++) {
-        fprintf(f, "slot %u %u ", s, c->key_valid[s]);
-        put_hex(f, c->data[s], slot_size(s));
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
+        fprintf(stderr, "keyward-atecc608-emu: cannot save the state to %s: %s\n", tmp,
+                strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+        }
+        return -1;
     }
-    if (fclose(f) != 0 || rename(tmp, c->state_path) != 0) {
+    ok &= fprintf(f, STATE_HEADER "\nconfig ") > 0 && put_hex(f, c->config, 128) == 0;
+    ok &= fprintf(f, "otp ") > 0 && put_hex(f, c->otp, 64) == 0;
+    for (unsigned s = 0; s < 16 && ok; s++) {
+        ok &= fprintf(f, "slot %u %u ", s, c->key_valid[s]) > 0 &&
+              put_hex(f, c->data[s], slot_size(s)) == 0;
+    }
+    ok &= fflush(f) == 0 && fsync(fileno(f)) == 0;
+    ok &= fclose(f) == 0;
+    if (!ok || rename(tmp, c->state_path) != 0) {
+        fprintf(stderr, "keyward-atecc608-emu: cannot save the state to %s: %s\n",
+                c->state_path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    if (sync_dir(c->state_path) != 0) {
+        fprintf(stderr, "keyward-atecc608-emu: cannot sync the directory of %s: %s\n",
+                c->state_path, strerror(errno));
         return -1;
     }
     return 0;
 }
 
-static int load_state(chip_t *c)
+/* Loads into c only a complete, well-formed file.  1: no file (ENOENT);
+ * 0: loaded; -1 with a one-line reason in why. */
+static int load_state(chip_t *c, char *why, size_t why_size)
 {
     static char line[1200];
-    FILE *f = fopen(c->state_path, "r");
-    int ok = 0;
+    static uint8_t data[16][416];
+    uint8_t config[128], otp[64], valid[16];
+    unsigned seen_slots = 0, lineno = 0;
+    int have_cfg = 0, have_otp = 0, r = -1;
+    struct stat st;
+    FILE *f;
+    int fd;
 
-    if (f == NULL) {
-        return errno == ENOENT ? 1 : -1;
+    /* O_NONBLOCK: a FIFO given as the state must not block the open. */
+    fd = open(c->state_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        if (errno == ENOENT) {
+            return 1;
+        }
+        snprintf(why, why_size, "cannot open: %s", strerror(errno));
+        return -1;
     }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(why, why_size, "not a regular file");
+        close(fd);
+        return -1;
+    }
+    if (st.st_size > STATE_MAX_BYTES) {
+        snprintf(why, why_size, "%lld bytes, more than a state file holds (%d)",
+                 (long long)st.st_size, STATE_MAX_BYTES);
+        close(fd);
+        return -1;
+    }
+    f = fdopen(fd, "r");
+    if (f == NULL) {
+        snprintf(why, why_size, "cannot read: %s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    memset(data, 0, sizeof(data));
     while (fgets(line, sizeof(line), f) != NULL) {
-        unsigned s, valid;
+        size_t len = strlen(line);
+        unsigned s, v;
         int n = 0;
-        line[strcspn(line, "\n")] = '\0';
-        if (strncmp(line, "config ", 7) == 0) {
-            ok |= get_hex(line + 7, c->config, 128) == 0 ? 1 : 0;
-        } else if (strncmp(line, "otp ", 4) == 0) {
-            ok |= get_hex(line + 4, c->otp, 64) == 0 ? 2 : 0;
-        } else if (sscanf(line, "slot %u %u %n", &s, &valid, &n) == 2 && s < 16 && n > 0) {
-            if (get_hex(line + n, c->data[s], slot_size(s)) != 0) {
-                ok = -100;
+
+        lineno++;
+        if (len == 0 || line[len - 1] != '\n') {
+            snprintf(why, why_size, "line %u is too long or not terminated (truncated file?)",
+                     lineno);
+            goto exit;
+        }
+        line[len - 1] = '\0';
+        if (lineno == 1) {
+            if (strcmp(line, STATE_HEADER) != 0) {
+                snprintf(why, why_size, "not a keyward-atecc608-emu state file (bad first line)");
+                goto exit;
             }
-            c->key_valid[s] = valid != 0;
+        } else if (strncmp(line, "config ", 7) == 0) {
+            if (have_cfg++ || get_hex(line + 7, config, 128) != 0) {
+                snprintf(why, why_size, "line %u: bad or repeated config line", lineno);
+                goto exit;
+            }
+        } else if (strncmp(line, "otp ", 4) == 0) {
+            if (have_otp++ || get_hex(line + 4, otp, 64) != 0) {
+                snprintf(why, why_size, "line %u: bad or repeated otp line", lineno);
+                goto exit;
+            }
+        } else if (sscanf(line, "slot %2u %1u %n", &s, &v, &n) == 2 && n > 0 && s < 16 &&
+                   v <= 1) {
+            if ((seen_slots >> s) & 1u || get_hex(line + n, data[s], slot_size(s)) != 0) {
+                snprintf(why, why_size, "line %u: bad or repeated line for slot %u", lineno, s);
+                goto exit;
+            }
+            seen_slots |= 1u << s;
+            valid[s] = (uint8_t)v;
+        } else {
+            snprintf(why, why_size, "line %u: unrecognised", lineno);
+            goto exit;
         }
     }
+    if (ferror(f)) {
+        snprintf(why, why_size, "read error: %s", strerror(errno));
+        goto exit;
+    }
+    if (lineno == 0 || !have_cfg || !have_otp || seen_slots != 0xFFFFu) {
+        unsigned missing = 0;
+        while (missing < 16 && ((seen_slots >> missing) & 1u)) {
+            missing++;
+        }
+        snprintf(why, why_size, "incomplete: %s missing",
+                 lineno == 0 ? "everything" : !have_cfg ? "the config line"
+                                          : !have_otp   ? "the otp line"
+                                                        : "a slot line");
+        if (lineno > 0 && have_cfg && have_otp) {
+            snprintf(why, why_size, "incomplete: the line for slot %u is missing", missing);
+        }
+        goto exit;
+    }
+    /* Complete: only now does the chip take it. */
+    memcpy(c->config, config, sizeof(config));
+    memcpy(c->otp, otp, sizeof(otp));
+    memcpy(c->data, data, sizeof(data));
+    memcpy(c->key_valid, valid, sizeof(valid));
+    r = 0;
+exit:
     fclose(f);
-    return ok == 3 ? 0 : -1;
+    return r;
 }
 
 static void factory_config(chip_t *c)
@@ -187,7 +340,8 @@ static void factory_config(chip_t *c)
     cfg[CFG_SLOTLOCKED + 1] = 0xFF;
 }
 
-int chip_init(chip_t *c, const char *state_path, double time_scale, double watchdog_s)
+int chip_init(chip_t *c, const char *state_path, double time_scale, double watchdog_s, char *why,
+              size_t why_size)
 {
     int r;
 
@@ -196,10 +350,14 @@ int chip_init(chip_t *c, const char *state_path, double time_scale, double watch
     c->time_scale = time_scale;
     c->watchdog_s = watchdog_s;
     c->power = CHIP_SLEEP;
-    r = load_state(c);
+    why[0] = '\0';
+    r = load_state(c, why, why_size);
     if (r == 1) {
         factory_config(c);
         r = save_state(c);
+        if (r != 0) {
+            snprintf(why, why_size, "cannot create it: %s", strerror(errno));
+        }
     }
     return r;
 }
@@ -211,24 +369,41 @@ int chip_add_fault(chip_t *c, const char *spec)
     chip_fault_t f;
     char kind[32];
     const char *p = strchr(spec, ':'), *q;
-    char *end;
+    int known = 0;
 
     memset(&f, 0, sizeof(f));
     if (p == NULL || (size_t)(p - spec) >= sizeof(f.target) || c->nfaults == CHIP_MAX_FAULTS) {
         return -1;
     }
     memcpy(f.target, spec, (size_t)(p - spec));
+    known = strcmp(f.target, "wake") == 0;
+    for (int i = 0; i < CHIP_NOPS - 1; i++) {
+        known |= strcmp(f.target, chip_op_names[i]) == 0;
+    }
+    if (!known) {
+        return -1;
+    }
     q = strchr(p + 1, ':');
     if (q == NULL) {
         return -1;
     }
-    if (p[1] == '*') {
+    if (p[1] == '*' && q == p + 2) {
         f.occ = 0;
     } else {
-        f.occ = (unsigned)strtoul(p + 1, &end, 10);
-        if (end != q) {
+        /* Digits only, 1..1000000: no sign, no 0 (it would never fire). */
+        unsigned long x = 0;
+        const char *d = p + 1;
+        while (d < q && *d >= '0' && *d <= '9' && x <= 1000000ul) {
+            x = x * 10u + (unsigned long)(*d - '0');
+            d++;
+        }
+        if (d != q || d == p + 1 || x == 0 || x > 1000000ul) {
             return -1;
         }
+        f.occ = (unsigned)x;
+    }
+    if (strlen(q + 1) >= sizeof(kind)) {
+        return -1;
     }
     snprintf(kind, sizeof(kind), "%s", q + 1);
     if (strcmp(kind, "crc") == 0) {
@@ -243,10 +418,12 @@ int chip_add_fault(chip_t *c, const char *spec)
         f.kind = FAULT_SLOW;
     } else if (strncmp(kind, "status=", 7) == 0) {
         f.kind = FAULT_STATUS;
-        f.status = (uint8_t)strtoul(kind + 7, &end, 16);
-        if (*end != '\0' || end == kind + 7) {
+        size_t nd = strlen(kind + 7);
+        int hi = nd == 2 ? hex_digit(kind[7]) : 0, lo = nd >= 1 ? hex_digit(kind[6 + nd]) : -1;
+        if (nd < 1 || nd > 2 || hi < 0 || lo < 0) {
             return -1;
         }
+        f.status = (uint8_t)(hi << 4 | lo);
     } else {
         return -1;
     }
@@ -500,7 +677,6 @@ static uint8_t cmd_write(chip_t *c, uint8_t p1, unsigned p2, const uint8_t *d, s
         }
         memcpy(c->data[slot] + off, d, len);
     }
-    save_state(c);
     return ST_OK;
 }
 
@@ -551,7 +727,6 @@ static uint8_t cmd_lock(chip_t *c, uint8_t p1, unsigned p2)
         c->config[CFG_SLOTLOCKED] = (uint8_t)(locked & 0xff);
         c->config[CFG_SLOTLOCKED + 1] = (uint8_t)(locked >> 8);
     }
-    save_state(c);
     return ST_OK;
 }
 
@@ -666,8 +841,7 @@ static uint8_t cmd_genkey(chip_t *c, uint8_t p1, unsigned p2)
         }
         memset(c->data[slot], 0, 4);
         c->key_valid[slot] = 1;
-        save_state(c);
-    } else {
+        } else {
         /* PubInfo (KeyConfig bit 1) must allow the public key to be computed. */
         if (!c->key_valid[slot] || (key_config(c, slot) & 0x02u) == 0) {
             return ST_EXEC;
@@ -726,6 +900,39 @@ static uint8_t cmd_sign(chip_t *c, uint8_t p1, unsigned p2)
     return ST_OK;
 }
 
+/* The persistent part of the chip as it was before the current command. */
+static struct {
+    uint8_t config[128];
+    uint8_t otp[64];
+    uint8_t data[16][416];
+    uint8_t key_valid[16];
+} before;
+
+static void persistent_snapshot(const chip_t *c)
+{
+    memcpy(before.config, c->config, sizeof(before.config));
+    memcpy(before.otp, c->otp, sizeof(before.otp));
+    memcpy(before.data, c->data, sizeof(before.data));
+    memcpy(before.key_valid, c->key_valid, sizeof(before.key_valid));
+}
+
+static int persistent_changed(const chip_t *c)
+{
+    return memcmp(before.config, c->config, sizeof(before.config)) != 0 ||
+           memcmp(before.otp, c->otp, sizeof(before.otp)) != 0 ||
+           memcmp(before.data, c->data, sizeof(before.data)) != 0 ||
+           memcmp(before.key_valid, c->key_valid, sizeof(before.key_valid)) != 0;
+}
+
+static void persistent_restore(chip_t *c)
+{
+    memcpy(c->config, before.config, sizeof(before.config));
+    memcpy(c->otp, before.otp, sizeof(before.otp));
+    memcpy(c->data, before.data, sizeof(before.data));
+    memcpy(c->key_valid, before.key_valid, sizeof(before.key_valid));
+    c->out_len = c->out_pos = 0;
+}
+
 static void command(chip_t *c, const uint8_t *pkt, size_t len, double now, chip_fault_t *f)
 {
     uint8_t op, p1, st;
@@ -759,6 +966,7 @@ static void command(chip_t *c, const uint8_t *pkt, size_t len, double now, chip_
         return;
     }
     c->out_len = c->out_pos = 0;
+    persistent_snapshot(c);
     switch (op) {
     case KEYWARD_ATECC608_OP_READ: st = cmd_read(c, p1, p2); break;
     case KEYWARD_ATECC608_OP_WRITE: st = cmd_write(c, p1, p2, pkt + 5, len - 7); break;
@@ -769,6 +977,13 @@ static void command(chip_t *c, const uint8_t *pkt, size_t len, double now, chip_
     case KEYWARD_ATECC608_OP_GENKEY: st = cmd_genkey(c, p1, p2); break;
     case KEYWARD_ATECC608_OP_SIGN: st = cmd_sign(c, p1, p2); break;
     default: st = ST_PARSE; break; /* Verify, ECDH, SHA...: not emulated */
+    }
+    if (st == ST_OK && persistent_changed(c) && save_state(c) != 0) {
+        /* The chip must not report a key or a lock it could lose: the
+         * command fails and the chip keeps its state from before it. */
+        persistent_restore(c);
+        c->st.save_failures++;
+        st = ST_EXEC;
     }
     if (st != ST_OK || c->out_len == 0) {
         reply_status(c, st); /* status-only answer (Write, Lock, errors) */
@@ -882,6 +1097,7 @@ int chip_control(chip_t *c, const char *cmd, char *out, size_t size)
         OUT("crc_errors=%llu\nerror_status=%llu\nfaults_fired=%llu\nawake_max_ms=%llu\n",
             (unsigned long long)s->crc_errors, (unsigned long long)s->error_status,
             (unsigned long long)s->faults_fired, (unsigned long long)s->awake_max_ms);
+        OUT("save_failures=%llu\n", (unsigned long long)s->save_failures);
         for (int i = 0; i < CHIP_NOPS; i++) {
             OUT("cmd_%s=%llu\n", chip_op_names[i], (unsigned long long)s->per_op[i]);
         }

@@ -31,6 +31,7 @@ typedef struct {
     uint64_t transactions, bytes_to_chip, bytes_from_chip, naks, polls;
     uint64_t wakes, wakes_lost, wakes_ignored, idles, sleeps, watchdog_expiries;
     uint64_t commands, crc_errors, error_status, faults_fired;
+    uint64_t save_failures; /* commands refused because the state could not be saved */
     uint64_t awake_max_ms; /* longest wake ... idle/sleep/watchdog session */
     uint64_t per_op[CHIP_NOPS];
 } chip_stats_t;
@@ -65,8 +66,11 @@ typedef struct {
 
 extern const char *const chip_op_names[CHIP_NOPS];
 
-/* Loads the state file, or creates a blank (factory, unlocked) chip there. 0 or -1. */
-int chip_init(chip_t *c, const char *state_path, double time_scale, double watchdog_s);
+/* Loads the state file, or creates a blank (factory, unlocked) chip there.
+ * 0, or -1 with a one-line reason in why (an incomplete or corrupt file is
+ * refused, never half-loaded nor replaced). */
+int chip_init(chip_t *c, const char *state_path, double time_scale, double watchdog_s, char *why,
+              size_t why_size);
 
 /* Bus transactions.  Return 0 ACK, 1 NAK. */
 int chip_wake(chip_t *c);
