@@ -18,16 +18,18 @@
 
 #include <psa/crypto.h>
 
-#include "keyward/atecc608.h" /* the CRC and opcodes are the datasheet's, shared */
+#include "wire.h" /* the emulator's own protocol knowledge: nothing from the driver */
 
 const char *const chip_op_names[CHIP_NOPS] = {"info",  "read",   "write", "lock", "random",
                                               "nonce", "genkey", "sign",  "other"};
 
-#define ST_OK 0x00u
-#define ST_PARSE 0x03u
-#define ST_EXEC 0x0Fu
-#define ST_AFTER_WAKE 0x11u
-#define ST_COMM 0xFFu
+#define ST_OK WIRE_ST_OK
+#define ST_PARSE WIRE_ST_PARSE
+#define ST_ECC_FAULT WIRE_ST_ECC_FAULT
+#define ST_EXEC WIRE_ST_EXEC
+#define ST_AFTER_WAKE WIRE_ST_AFTER_WAKE
+#define ST_WATCHDOG WIRE_ST_WATCHDOG
+#define ST_COMM WIRE_ST_COMM
 
 /* Config zone offsets. */
 #define CFG_I2C_ADDRESS 16
@@ -49,7 +51,7 @@ static double now_s(void)
 
 static size_t slot_size(unsigned slot)
 {
-    return slot < 8 ? 36u : slot == 8 ? 416u : 72u;
+    return wire_slot_size(slot);
 }
 
 static unsigned u16(const uint8_t *p)
@@ -505,13 +507,7 @@ static double watchdog_len(const chip_t *c)
 
 static void reply_status(chip_t *c, uint8_t status)
 {
-    uint16_t crc;
-    c->out[0] = 4;
-    c->out[1] = status;
-    crc = keyward_atecc608_crc16(c->out, 2);
-    c->out[2] = (uint8_t)(crc & 0xff);
-    c->out[3] = (uint8_t)(crc >> 8);
-    c->out_len = 4;
+    c->out_len = wire_reply(c->out, &status, 1);
     c->out_pos = 0;
     if (status != ST_OK && status != ST_AFTER_WAKE) {
         c->st.error_status++;
@@ -520,13 +516,7 @@ static void reply_status(chip_t *c, uint8_t status)
 
 static void reply_data(chip_t *c, const uint8_t *data, size_t n)
 {
-    uint16_t crc;
-    c->out[0] = (uint8_t)(n + 3);
-    memcpy(c->out + 1, data, n);
-    crc = keyward_atecc608_crc16(c->out, n + 1);
-    c->out[n + 1] = (uint8_t)(crc & 0xff);
-    c->out[n + 2] = (uint8_t)(crc >> 8);
-    c->out_len = n + 3;
+    c->out_len = wire_reply(c->out, data, n);
     c->out_pos = 0;
 }
 
@@ -566,14 +556,14 @@ int chip_wake(chip_t *c)
 static int op_index(uint8_t op)
 {
     switch (op) {
-    case KEYWARD_ATECC608_OP_INFO: return 0;
-    case KEYWARD_ATECC608_OP_READ: return 1;
-    case KEYWARD_ATECC608_OP_WRITE: return 2;
-    case KEYWARD_ATECC608_OP_LOCK: return 3;
-    case KEYWARD_ATECC608_OP_RANDOM: return 4;
-    case KEYWARD_ATECC608_OP_NONCE: return 5;
-    case KEYWARD_ATECC608_OP_GENKEY: return 6;
-    case KEYWARD_ATECC608_OP_SIGN: return 7;
+    case WIRE_OP_INFO: return 0;
+    case WIRE_OP_READ: return 1;
+    case WIRE_OP_WRITE: return 2;
+    case WIRE_OP_LOCK: return 3;
+    case WIRE_OP_RANDOM: return 4;
+    case WIRE_OP_NONCE: return 5;
+    case WIRE_OP_GENKEY: return 6;
+    case WIRE_OP_SIGN: return 7;
     default: return 8;
     }
 }
@@ -602,20 +592,7 @@ static int zone_range(const chip_t *c, uint8_t zone, unsigned p2, size_t len, un
                       size_t *off)
 {
     (void)c;
-    if (zone == 0 || zone == 1) {
-        size_t size = zone == 0 ? 128u : 64u;
-        *off = (size_t)(p2 & 0x1Fu) * 4u;
-        if (p2 > 0x1Fu || (len == 32u && (*off % 32u) != 0) || *off + len > size) {
-            return -1;
-        }
-        return 0;
-    }
-    *slot = (p2 >> 3) & 0xFu;
-    *off = (size_t)(p2 >> 8) * 32u + (size_t)(p2 & 7u) * 4u;
-    if ((p2 >> 8) > 12u || *off + len > slot_size(*slot)) {
-        return -1;
-    }
-    return 0;
+    return wire_zone_range(zone, p2, len, slot, off);
 }
 
 static uint8_t cmd_read(chip_t *c, uint8_t p1, unsigned p2)
@@ -693,7 +670,7 @@ static uint16_t data_zone_crc(const chip_t *c)
     }
     memcpy(all + n, c->otp, 64);
     n += 64;
-    return keyward_atecc608_crc16(all, n);
+    return wire_crc16(all, n);
 }
 
 static uint8_t cmd_lock(chip_t *c, uint8_t p1, unsigned p2)
@@ -705,7 +682,7 @@ static uint8_t cmd_lock(chip_t *c, uint8_t p1, unsigned p2)
         return ST_PARSE;
     }
     if (zone == 0) {
-        if (config_locked(c) || (check && keyward_atecc608_crc16(c->config, 128) != p2)) {
+        if (config_locked(c) || (check && wire_crc16(c->config, 128) != p2)) {
             return ST_EXEC;
         }
         c->config[CFG_LOCKCONFIG] = 0x00;
@@ -720,7 +697,7 @@ static uint8_t cmd_lock(chip_t *c, uint8_t p1, unsigned p2)
          * CRC is not checked. */
         if (!data_locked(c) || (key_config(c, slot) & 0x20u) == 0 || slot_locked(c, slot) ||
             (check && !is_private(c, slot) &&
-             keyward_atecc608_crc16(c->data[slot], slot_size(slot)) != p2)) {
+             wire_crc16(c->data[slot], slot_size(slot)) != p2)) {
             return ST_EXEC;
         }
         locked &= ~(1u << slot);
@@ -777,7 +754,7 @@ static uint8_t cmd_nonce(chip_t *c, uint8_t p1, const uint8_t *d, size_t dlen)
         msg[54] = 0x00;
         memset(c->tempkey, 0, sizeof(c->tempkey));
         if (psa_hash_compute(PSA_ALG_SHA_256, msg, sizeof(msg), c->tempkey, 32, &hl) != 0) {
-            return 0x05;
+            return ST_ECC_FAULT;
         }
         c->tk_valid = 1;
         reply_data(c, rnd, 32);
@@ -837,7 +814,7 @@ static uint8_t cmd_genkey(chip_t *c, uint8_t p1, unsigned p2)
         if (psa_generate_key(&a, &id) != PSA_SUCCESS ||
             psa_export_key(id, c->data[slot] + 4, 32, &n) != PSA_SUCCESS || n != 32) {
             psa_destroy_key(id);
-            return 0x05;
+            return ST_ECC_FAULT;
         }
         memset(c->data[slot], 0, 4);
         c->key_valid[slot] = 1;
@@ -847,12 +824,12 @@ static uint8_t cmd_genkey(chip_t *c, uint8_t p1, unsigned p2)
             return ST_EXEC;
         }
         if (import_slot_key(c, slot, 0, &id) != 0) {
-            return 0x05;
+            return ST_ECC_FAULT;
         }
     }
     if (psa_export_public_key(id, pub, sizeof(pub), &n) != PSA_SUCCESS || n != 65) {
         psa_destroy_key(id);
-        return 0x05;
+        return ST_ECC_FAULT;
     }
     psa_destroy_key(id);
     reply_data(c, pub + 1, 64);
@@ -882,7 +859,7 @@ static uint8_t cmd_sign(chip_t *c, uint8_t p1, unsigned p2)
         return ST_EXEC; /* nothing loaded since wake, or already signed */
     }
     if (import_slot_key(c, slot, PSA_KEY_USAGE_SIGN_HASH, &id) != 0) {
-        return 0x05;
+        return ST_ECC_FAULT;
     }
     s = psa_sign_hash(id, PSA_ALG_ECDSA(PSA_ALG_SHA_256), from_md ? c->msgdig : c->tempkey, 32,
                       sig, sizeof(sig), &n);
@@ -894,7 +871,7 @@ static uint8_t cmd_sign(chip_t *c, uint8_t p1, unsigned p2)
         c->tk_valid = 0;
     }
     if (s != PSA_SUCCESS || n != 64) {
-        return 0x05;
+        return ST_ECC_FAULT;
     }
     reply_data(c, sig, 64);
     return ST_OK;
@@ -935,23 +912,21 @@ static void persistent_restore(chip_t *c)
 
 static void command(chip_t *c, const uint8_t *pkt, size_t len, double now, chip_fault_t *f)
 {
+    wire_cmd_t cmd;
     uint8_t op, p1, st;
     unsigned p2;
-    size_t count;
     double t;
 
-    count = len > 0 ? pkt[0] : 0;
-    if (len < 7 || count != len ||
-        keyward_atecc608_crc16(pkt, len - 2) != u16(pkt + len - 2)) {
+    if (wire_parse_command(pkt, len, &cmd) != 0) {
         /* A garbled packet: reported before anything else, nothing run. */
         c->st.crc_errors++;
         reply_status(c, ST_COMM);
         c->busy_until = now;
         return;
     }
-    op = pkt[1];
-    p1 = pkt[2];
-    p2 = u16(pkt + 3);
+    op = cmd.opcode;
+    p1 = cmd.p1;
+    p2 = cmd.p2;
     c->st.commands++;
     c->st.per_op[op_index(op)]++;
     t = exec_ms(op) / 1000.0 * c->time_scale;
@@ -966,16 +941,21 @@ static void command(chip_t *c, const uint8_t *pkt, size_t len, double now, chip_
         return;
     }
     c->out_len = c->out_pos = 0;
+    if (!wire_length_ok(&cmd)) {
+        reply_status(c, ST_PARSE); /* wrong count for this opcode: executes nothing */
+        c->busy_until = now;
+        return;
+    }
     persistent_snapshot(c);
     switch (op) {
-    case KEYWARD_ATECC608_OP_READ: st = cmd_read(c, p1, p2); break;
-    case KEYWARD_ATECC608_OP_WRITE: st = cmd_write(c, p1, p2, pkt + 5, len - 7); break;
-    case KEYWARD_ATECC608_OP_LOCK: st = cmd_lock(c, p1, p2); break;
-    case KEYWARD_ATECC608_OP_RANDOM: st = cmd_random(c, p1, len - 7); break;
-    case KEYWARD_ATECC608_OP_NONCE: st = cmd_nonce(c, p1, pkt + 5, len - 7); break;
-    case KEYWARD_ATECC608_OP_INFO: st = cmd_info(c, p1, p2); break;
-    case KEYWARD_ATECC608_OP_GENKEY: st = cmd_genkey(c, p1, p2); break;
-    case KEYWARD_ATECC608_OP_SIGN: st = cmd_sign(c, p1, p2); break;
+    case WIRE_OP_READ: st = cmd_read(c, p1, p2); break;
+    case WIRE_OP_WRITE: st = cmd_write(c, p1, p2, cmd.data, cmd.dlen); break;
+    case WIRE_OP_LOCK: st = cmd_lock(c, p1, p2); break;
+    case WIRE_OP_RANDOM: st = cmd_random(c, p1, cmd.dlen); break;
+    case WIRE_OP_NONCE: st = cmd_nonce(c, p1, cmd.data, cmd.dlen); break;
+    case WIRE_OP_INFO: st = cmd_info(c, p1, p2); break;
+    case WIRE_OP_GENKEY: st = cmd_genkey(c, p1, p2); break;
+    case WIRE_OP_SIGN: st = cmd_sign(c, p1, p2); break;
     default: st = ST_PARSE; break; /* Verify, ECDH, SHA...: not emulated */
     }
     if (st == ST_OK && persistent_changed(c) && save_state(c) != 0) {
@@ -1010,20 +990,20 @@ int chip_write(chip_t *c, uint8_t addr, const uint8_t *buf, size_t len)
         return 1;
     }
     switch (buf[0]) {
-    case 0x00: /* reset the I/O address counter */
+    case WIRE_WA_RESET: /* reset the I/O address counter */
         c->out_pos = 0;
         return 0;
-    case 0x01:
+    case WIRE_WA_SLEEP:
         c->st.sleeps++;
         go_sleep(c);
         return 0;
-    case 0x02:
+    case WIRE_WA_IDLE:
         c->st.idles++;
         session_end(c, now);
         c->power = CHIP_IDLE; /* keeps TempKey and MsgDigBuf; watchdog stopped */
         c->out_len = c->out_pos = 0;
         return 0;
-    case 0x03: {
+    case WIRE_WA_COMMAND: {
         /* One fault lookup per command occurrence; the watchdog fault fires
          * before the command reaches the chip. */
         chip_fault_t *f = fault_for(c, chip_op_names[op_index(len >= 3 ? buf[2] : 0xFF)]);

@@ -27,7 +27,7 @@
 #include <psa/crypto.h>
 
 #include "chip.h"
-#include "hal/i2c_socket_proto.h"
+#include "i2c_socket_proto.h" /* the simulated wire, shared with the host transport */
 
 #define MAX_CLIENTS 32
 

@@ -222,9 +222,9 @@ int keyward_atecc608_lock(keyward_atecc608_t *dev, uint8_t mode, uint16_t crc)
 
 int keyward_atecc608_random(keyward_atecc608_t *dev, uint8_t out[32])
 {
-    uint8_t zero[20] = {0}; /* Random's mode 0 takes 20 bytes of zeros */
-    return keyward_atecc608_command(dev, KEYWARD_ATECC608_OP_RANDOM, 0x00, 0, zero, sizeof(zero),
-                                    out, 32);
+    /* Mode 0 (update the seed), no data: count 7, as cryptoauthlib sends it
+     * (RANDOM_COUNT = the minimum packet); docs/atecc608.md. */
+    return keyward_atecc608_command(dev, KEYWARD_ATECC608_OP_RANDOM, 0x00, 0, NULL, 0, out, 32);
 }
 
 int keyward_atecc608_nonce_load(keyward_atecc608_t *dev, uint8_t target, const uint8_t in[32])
