@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "keyward/atecc608.h"
+#include "atecc608_tool.h"
 #include "keyward/keyward.h"
 #include "mbedtls/error.h"
 #include "mbedtls/pk.h"

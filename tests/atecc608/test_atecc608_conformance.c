@@ -8,7 +8,7 @@
 
 #include "emu_helper.h"
 #include "hal/i2c_socket.h"
-#include "keyward/atecc608.h"
+#include "se/atecc608/atecc608_proto.h"
 
 static kw_emu_t emu;
 static keyward_i2c_socket_t bus;

@@ -5,7 +5,7 @@
  */
 #include <string.h>
 
-#include "keyward/atecc608.h"
+#include "atecc608_proto.h"
 
 /* Word addresses (the first byte of every write). */
 #define WA_RESET 0x00u
