@@ -487,6 +487,7 @@ static void go_sleep(chip_t *c)
 {
     session_end(c, now_s());
     c->power = CHIP_SLEEP;
+    c->seed_updated = 0;
     clear_volatile(c);
 }
 
@@ -573,6 +574,17 @@ static double exec_ms(uint8_t op)
 {
     static const double t[CHIP_NOPS] = {5, 5, 45, 35, 23, 20, 115, 115, 1};
     return t[op_index(op)];
+}
+
+/* The RNG seed in EEPROM is refreshed by Random or Nonce in mode 0.  CHOICE
+ * (not public): counted at most once per wake from sleep, and not required
+ * by any command; the counter shows whether a host refreshes it. */
+static void seed_update(chip_t *c)
+{
+    if (!c->seed_updated) {
+        c->seed_updated = 1;
+        c->st.rng_seed_updates++;
+    }
 }
 
 static void get_random(const chip_t *c, uint8_t *out, size_t n)
@@ -707,11 +719,16 @@ static uint8_t cmd_lock(chip_t *c, uint8_t p1, unsigned p2)
     return ST_OK;
 }
 
-static uint8_t cmd_random(chip_t *c, uint8_t p1, size_t dlen)
+static uint8_t cmd_random(chip_t *c, uint8_t p1, unsigned p2, size_t dlen)
 {
     uint8_t r[32];
-    if (p1 > 1 || (dlen != 0 && dlen != 20)) {
+    /* Mode 0 updates the RNG seed, mode 1 does not (cryptoauthlib's
+     * RANDOM_SEED_UPDATE / RANDOM_NO_SEED_UPDATE); param2 must be 0; no data. */
+    if (p1 > 1 || p2 != 0 || dlen != 0) {
         return ST_PARSE;
+    }
+    if (p1 == 0) {
+        seed_update(c);
     }
     get_random(c, r, sizeof(r));
     reply_data(c, r, sizeof(r));
@@ -731,6 +748,7 @@ static uint8_t cmd_nonce(chip_t *c, uint8_t p1, const uint8_t *d, size_t dlen)
             memset(c->tempkey, 0, sizeof(c->tempkey));
             memcpy(c->tempkey, d, dlen);
             c->tk_valid = 1;
+            c->tk_input = 1; /* SourceFlag = Input: a fixed (pass-through) nonce */
         } else if (target == 0x40u) {
             memset(c->msgdig, 0, sizeof(c->msgdig));
             memcpy(c->msgdig, d, dlen);
@@ -741,6 +759,9 @@ static uint8_t cmd_nonce(chip_t *c, uint8_t p1, const uint8_t *d, size_t dlen)
     }
     if (mode == 2 || dlen != 20 || (p1 & 0xFCu) != 0) {
         return ST_PARSE;
+    }
+    if (mode == 0) {
+        seed_update(c);
     }
     {
         /* TempKey = SHA-256(RandOut || NumIn || 0x16 || mode || 0x00) */
@@ -757,6 +778,7 @@ static uint8_t cmd_nonce(chip_t *c, uint8_t p1, const uint8_t *d, size_t dlen)
             return ST_ECC_FAULT;
         }
         c->tk_valid = 1;
+        c->tk_input = 0; /* SourceFlag = Rand */
         reply_data(c, rnd, 32);
     }
     return ST_OK;
@@ -845,18 +867,28 @@ static uint8_t cmd_sign(chip_t *c, uint8_t p1, unsigned p2)
     int from_md = (p1 & 0x20u) != 0;
     psa_status_t s;
 
-    /* External-message modes only: 0x80 (TempKey), 0xA0 (MsgDigBuf), with
-     * or without the SN bit.  Internal-message signing is not emulated. */
-    if ((p1 & 0x80u) == 0 || (p1 & 0x1Fu) != 0 || slot > 15) {
+    /* Mode: bit 7 external message, bit 6 include the serial number, bit 5
+     * source (0 TempKey, 1 message-digest buffer, 608 only); the other bits
+     * must be 0.  External: 0x80/0xC0 sign TempKey, 0xA0/0xE0 MsgDigBuf
+     * (Microchip's TNGTLS/TFLXTLS data sheets, "Sign - External Message").
+     * Internal-message signing (GenDig/GenKey digests) is not emulated. */
+    if ((p1 & 0x1Fu) != 0 || slot > 15) {
         return ST_PARSE;
+    }
+    if ((p1 & 0x80u) == 0) {
+        return ST_EXEC; /* CHOICE: internal messages need GenDig/GenKey TempKey, not emulated */
     }
     /* CHOICE: the config zone must be locked; the data zone need not be. */
     if (!config_locked(c) || !is_p256_key(c, slot) || !c->key_valid[slot] ||
         (slot_config(c, slot) & 0x01u) == 0) {
         return ST_EXEC;
     }
-    if (from_md ? !c->md_valid : !c->tk_valid) {
-        return ST_EXEC; /* nothing loaded since wake, or already signed */
+    /* The source must hold a message loaded "via the Nonce command run in
+     * fixed mode" (the data sheets): MsgDigBuf only ever is; TempKey must
+     * carry SourceFlag = Input, so a random nonce's TempKey is refused.
+     * Nothing loaded since the wake, or already signed: refused too. */
+    if (from_md ? !c->md_valid : (!c->tk_valid || !c->tk_input)) {
+        return ST_EXEC;
     }
     if (import_slot_key(c, slot, PSA_KEY_USAGE_SIGN_HASH, &id) != 0) {
         return ST_ECC_FAULT;
@@ -946,12 +978,21 @@ static void command(chip_t *c, const uint8_t *pkt, size_t len, double now, chip_
         c->busy_until = now;
         return;
     }
+    /* Status 0xEE: "insufficient time to execute the given command before
+     * the watchdog timer will expire" -- not executed; the host must idle
+     * or sleep and wake again. */
+    if (now + t > c->wd_deadline) {
+        c->st.watchdog_refusals++;
+        reply_status(c, ST_WATCHDOG);
+        c->busy_until = now;
+        return;
+    }
     persistent_snapshot(c);
     switch (op) {
     case WIRE_OP_READ: st = cmd_read(c, p1, p2); break;
     case WIRE_OP_WRITE: st = cmd_write(c, p1, p2, cmd.data, cmd.dlen); break;
     case WIRE_OP_LOCK: st = cmd_lock(c, p1, p2); break;
-    case WIRE_OP_RANDOM: st = cmd_random(c, p1, cmd.dlen); break;
+    case WIRE_OP_RANDOM: st = cmd_random(c, p1, p2, cmd.dlen); break;
     case WIRE_OP_NONCE: st = cmd_nonce(c, p1, cmd.data, cmd.dlen); break;
     case WIRE_OP_INFO: st = cmd_info(c, p1, p2); break;
     case WIRE_OP_GENKEY: st = cmd_genkey(c, p1, p2); break;
@@ -982,13 +1023,22 @@ int chip_write(chip_t *c, uint8_t addr, const uint8_t *buf, size_t len)
     double now = now_s();
 
     c->st.transactions++;
-    c->st.bytes_to_chip += 1 + len;
     tick(c, now);
-    if (addr != (c->config[CFG_I2C_ADDRESS] >> 1) || c->power != CHIP_AWAKE || now < c->busy_until ||
-        len == 0) {
+    if (addr != (c->config[CFG_I2C_ADDRESS] >> 1) || c->power != CHIP_AWAKE || len == 0) {
+        c->st.bytes_to_chip++; /* NAKed at the address byte: nothing else is sent */
         c->st.naks++;
         return 1;
     }
+    /* Busy: every address is NAKed.  A silent chip (FAULT_NAK) never gets
+     * its answer ready, so the host's "reset the read address" poll is
+     * NAKed like its reads; sleep, idle and new commands still reach it. */
+    if (now < c->busy_until || (c->silent && buf[0] == WIRE_WA_RESET)) {
+        c->st.bytes_to_chip++;
+        c->st.naks++;
+        c->st.polls++;
+        return 1;
+    }
+    c->st.bytes_to_chip += 1 + len;
     switch (buf[0]) {
     case WIRE_WA_RESET: /* reset the I/O address counter */
         c->out_pos = 0;
@@ -1077,7 +1127,9 @@ int chip_control(chip_t *c, const char *cmd, char *out, size_t size)
         OUT("crc_errors=%llu\nerror_status=%llu\nfaults_fired=%llu\nawake_max_ms=%llu\n",
             (unsigned long long)s->crc_errors, (unsigned long long)s->error_status,
             (unsigned long long)s->faults_fired, (unsigned long long)s->awake_max_ms);
-        OUT("save_failures=%llu\n", (unsigned long long)s->save_failures);
+        OUT("save_failures=%llu\nwatchdog_refusals=%llu\nrng_seed_updates=%llu\n",
+            (unsigned long long)s->save_failures, (unsigned long long)s->watchdog_refusals,
+            (unsigned long long)s->rng_seed_updates);
         for (int i = 0; i < CHIP_NOPS; i++) {
             OUT("cmd_%s=%llu\n", chip_op_names[i], (unsigned long long)s->per_op[i]);
         }
@@ -1098,8 +1150,10 @@ int chip_control(chip_t *c, const char *cmd, char *out, size_t size)
     } else if (strcmp(cmd, "state") == 0) {
         static const char *const p[] = {"sleep", "idle", "awake"};
         tick(c, now_s());
-        OUT("power=%s\nconfig_locked=%d\ndata_locked=%d\ntempkey_valid=%d\n", p[c->power],
-            config_locked(c), data_locked(c), c->tk_valid);
+        OUT("power=%s\nconfig_locked=%d\ndata_locked=%d\ntempkey_valid=%d\nmsgdigbuf_valid=%d\n"
+            "rng_seed_updated=%d\n",
+            p[c->power], config_locked(c), data_locked(c), c->tk_valid, c->md_valid,
+            c->seed_updated);
     } else {
         OUT("error: unknown control command '%s'\n", cmd);
         return -1;

@@ -31,6 +31,8 @@ typedef struct {
     uint64_t transactions, bytes_to_chip, bytes_from_chip, naks, polls;
     uint64_t wakes, wakes_lost, wakes_ignored, idles, sleeps, watchdog_expiries;
     uint64_t commands, crc_errors, error_status, faults_fired;
+    uint64_t watchdog_refusals; /* commands answered 0xEE: too close to the watchdog */
+    uint64_t rng_seed_updates;
     uint64_t save_failures; /* commands refused because the state could not be saved */
     uint64_t awake_max_ms; /* longest wake ... idle/sleep/watchdog session */
     uint64_t per_op[CHIP_NOPS];
@@ -53,6 +55,8 @@ typedef struct {
     int silent;              /* FAULT_NAK: no answer to this command */
     uint8_t tempkey[64];
     int tk_valid;
+    int tk_input;            /* TempKey SourceFlag: 1 Input (pass-through), 0 Rand */
+    int seed_updated;        /* RNG seed refreshed since the last sleep */
     uint8_t msgdig[64];
     int md_valid;
     /* options */

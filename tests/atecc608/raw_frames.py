@@ -119,6 +119,25 @@ def main():
         finally:
             proc.terminate()
             proc.wait(timeout=10)
+        # A second chip with a 400 ms watchdog for the 0xEE rule.
+        sock2 = os.path.join(d, "wd.sock")
+        proc = subprocess.Popen([emu, "--state", os.path.join(d, "wd.state"), "--socket", sock2,
+                                 "--time-scale", "1", "--watchdog-ms", "400"],
+                                stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(200):
+                try:
+                    bus = Bus(sock2)
+                    break
+                except OSError:
+                    time.sleep(0.02)
+            watchdog(bus)
+            ctl = subprocess.run([emu, "--socket", sock2, "--ctl", "stats"], capture_output=True,
+                                 text=True).stdout
+            check("watchdog_refusals=1\n" in ctl, "emulator counted watchdog_refusals=1")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
     print("%d failed" % failures)
     return 1 if failures else 0
 
@@ -176,6 +195,21 @@ def run(bus):
     r, data = bus.read(4)
     check(r == ACK and data == b"\x04\x11\x33\x43", "wake reply after idle")
     check(bus.write(b"\x01") == ACK, "sleep")
+
+
+def watchdog(bus):
+    """A command that cannot finish before the watchdog expires is answered
+    0xEE and not executed; one that can is executed."""
+    check(bus.wake() == ACK, "wake (400 ms watchdog)")
+    time.sleep(0.0015)
+    bus.read(4)
+    time.sleep(0.300)  # 100 ms of watchdog left
+    resp = bus.command(packet(0x30, 0x00, 0))  # Info: 5 ms
+    check(resp is not None and len(resp) == 7, "Info with 100 ms left: executed")
+    resp = bus.command(packet(0x40, 0x04, 0))  # GenKey: 115 ms
+    check(resp == status_reply(0xEE), "GenKey (115 ms) with < 100 ms left -> 0xEE: %s"
+          % (resp or b"").hex())
+    check(bus.write(b"\x02") == ACK, "idle stops the watchdog")
 
 
 if __name__ == "__main__":

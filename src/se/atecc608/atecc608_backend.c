@@ -1,11 +1,12 @@
 /*
  * The ATECC608 keyward backend: ECDSA P-256 keys in fixed slots.
  *
- * A signature is one wake, Nonce (pass-through: the digest becomes TempKey),
- * Sign (external message, from TempKey), idle.  Nonce and Sign must never
- * interleave with another thread's commands -- a second Nonce would replace
- * TempKey and the first thread would sign the second thread's digest -- so
- * the whole sequence runs under the chip's lock, and a retry redoes both.
+ * A signature is one wake, Random, Nonce (pass-through: the digest goes to
+ * the message-digest buffer), Sign (external message, from that buffer),
+ * idle.  Nonce and Sign must never interleave with another user's commands
+ * -- a second Nonce would replace the digest and the first user would sign
+ * the second one's -- so the whole sequence runs under the chip's lock, and
+ * a retry redoes all of it.
  * The public key of a slot is computed once (GenKey mode 0) and cached.
  *
  * Portable: the platform layer (atecc608_linux.c or atecc608_single.c)
@@ -224,12 +225,20 @@ static int step_read_keyconfig(keyward_atecc608_t *dev, void *p)
                                  4);
 }
 
+/* The 608's sign sequence as cryptoauthlib's calib_sign runs it: Random
+ * (mode 0: "make sure RNG has updated its seed"), Nonce pass-through into
+ * the message-digest buffer (0x43), Sign external from it (0xA0).  Sources
+ * and the reasons for each step: docs/atecc608.md.  Random's 32 bytes go to
+ * the signature buffer, which Sign then overwrites. */
 static int step_sign(keyward_atecc608_t *dev, void *p)
 {
     step_arg_t *a = p;
-    int rc = keyward_atecc608_nonce_load(dev, 0x00, a->in);
+    int rc = keyward_atecc608_random(dev, a->out);
     if (rc == 0) {
-        rc = keyward_atecc608_sign_external(dev, a->slot, a->out);
+        rc = keyward_atecc608_nonce_load(dev, 0x40, a->in);
+    }
+    if (rc == 0) {
+        rc = keyward_atecc608_sign(dev, KEYWARD_ATECC608_SIGN_MSGDIGBUF, a->slot, a->out);
     }
     return rc;
 }

@@ -136,6 +136,7 @@ int keyward_atecc608_command(keyward_atecc608_t *dev, uint8_t opcode, uint8_t p1
     const uint8_t *payload;
     size_t len, plen;
     uint32_t waited_us = 0, budget_us = budget_ms(opcode) * 1000u;
+    static const uint8_t reset_wa = WA_RESET;
     int b, rc;
 
     len = keyward_atecc608_packet(buf, sizeof(buf), opcode, p1, p2, data, dlen);
@@ -146,10 +147,17 @@ int keyward_atecc608_command(keyward_atecc608_t *dev, uint8_t opcode, uint8_t p1
     if (rc != 0) {
         return rc;
     }
-    /* The chip NAKs its address until the command has executed. */
+    /* The chip NAKs its address until the command has executed.  Each
+     * receive starts with a reset of the read address (word address 0x00),
+     * as cryptoauthlib's calib_execute_receive does: the count byte is then
+     * always the reply's first byte, whatever an earlier read left behind.
+     * While the chip is busy that write is NAKed: it is the poll. */
     dev->i2c->delay_us(dev->i2c_ctx, POLL_FIRST_US);
     for (;;) {
-        b = dev->i2c->read(dev->i2c_ctx, dev->addr, buf, 1);
+        b = dev->i2c->write(dev->i2c_ctx, dev->addr, &reset_wa, 1);
+        if (b == KEYWARD_I2C_OK) {
+            b = dev->i2c->read(dev->i2c_ctx, dev->addr, buf, 1);
+        }
         if (b != KEYWARD_I2C_NAK) {
             break;
         }
@@ -237,12 +245,12 @@ int keyward_atecc608_nonce_load(keyward_atecc608_t *dev, uint8_t target, const u
                                     in, 32, NULL, 0);
 }
 
-int keyward_atecc608_sign_external(keyward_atecc608_t *dev, uint8_t slot, uint8_t sig[64])
+int keyward_atecc608_sign(keyward_atecc608_t *dev, uint8_t mode, uint8_t slot, uint8_t sig[64])
 {
     if (slot > 15u) {
         return KEYWARD_ATECC608_E_ARG;
     }
-    return keyward_atecc608_command(dev, KEYWARD_ATECC608_OP_SIGN, 0x80, slot, NULL, 0, sig, 64);
+    return keyward_atecc608_command(dev, KEYWARD_ATECC608_OP_SIGN, mode, slot, NULL, 0, sig, 64);
 }
 
 int keyward_atecc608_genkey(keyward_atecc608_t *dev, uint8_t mode, uint8_t slot, uint8_t pub[64])

@@ -88,8 +88,12 @@ int keyward_atecc608_lock(keyward_atecc608_t *dev, uint8_t mode, uint16_t crc);
 int keyward_atecc608_random(keyward_atecc608_t *dev, uint8_t out[32]);
 /* Nonce pass-through: 32 bytes into TempKey (target 0x00) or MsgDigBuf (0x40). */
 int keyward_atecc608_nonce_load(keyward_atecc608_t *dev, uint8_t target, const uint8_t in[32]);
-/* Sign external: signs TempKey with the key in slot; sig = R||S. */
-int keyward_atecc608_sign_external(keyward_atecc608_t *dev, uint8_t slot, uint8_t sig[64]);
+/* Sign an external message with the key in slot; sig = R||S.  mode
+ * KEYWARD_ATECC608_SIGN_TEMPKEY (0x80) or KEYWARD_ATECC608_SIGN_MSGDIGBUF
+ * (0xA0, 608 only). */
+#define KEYWARD_ATECC608_SIGN_TEMPKEY 0x80u
+#define KEYWARD_ATECC608_SIGN_MSGDIGBUF 0xA0u
+int keyward_atecc608_sign(keyward_atecc608_t *dev, uint8_t mode, uint8_t slot, uint8_t sig[64]);
 /* mode 0x04 creates a private key in slot, 0x00 computes its public key. */
 int keyward_atecc608_genkey(keyward_atecc608_t *dev, uint8_t mode, uint8_t slot,
                             uint8_t pub[64]);
