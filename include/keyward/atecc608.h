@@ -81,6 +81,16 @@ void keyward_atecc608_init(keyward_atecc608_t *dev, const keyward_i2c_class_t *i
  * hosted builds find chips from the KEYREF's bus= instead). */
 void keyward_atecc608_attach(keyward_atecc608_t *dev);
 
+/* ---- Entropy --------------------------------------------------------------------- */
+
+/* len bytes from the attached chip's Random command (atecc608_entropy.c,
+ * MCU builds), the entropy source behind mbedtls_hardware_poll (Mbed TLS
+ * 3.6, MBEDTLS_ENTROPY_HARDWARE_ALT) and mbedtls_platform_get_entropy (4.x,
+ * MBEDTLS_PSA_DRIVER_GET_ENTROPY), which the same file provides.
+ * PSA_ERROR_BAD_STATE while the configuration zone is unlocked (the RNG then
+ * gives a fixed pattern); out is zeroed on any failure. */
+psa_status_t keyward_atecc608_entropy(uint8_t *out, size_t len);
+
 /* ---- Builtin keys ------------------------------------------------------------------ */
 
 /* Declares slot SLOT (a string literal, "0".."15") as the builtin PSA key
