@@ -2,8 +2,10 @@
 #   atecc608_handshake  per-handshake wakes/commands/bus bytes, from the emulator's counters
 #   bench/footprint.sh  Cortex-M4 footprint (run by the target atecc608_footprint)
 add_executable(atecc608_handshake ${CMAKE_CURRENT_LIST_DIR}/atecc608_handshake.c
-               ${PROJECT_SOURCE_DIR}/tests/atecc608/emu_helper.c)
-target_include_directories(atecc608_handshake PRIVATE ${PROJECT_SOURCE_DIR}/src)
+               ${PROJECT_SOURCE_DIR}/tests/atecc608/emu_helper.c
+               ${PROJECT_SOURCE_DIR}/tools/atecc608_tool.c)
+target_include_directories(atecc608_handshake PRIVATE ${PROJECT_SOURCE_DIR}/src
+                           ${PROJECT_SOURCE_DIR}/tools)
 target_link_libraries(atecc608_handshake PRIVATE keyward)
 target_compile_options(atecc608_handshake PRIVATE -Wall -Wextra -Werror)
 add_custom_target(atecc608_bench

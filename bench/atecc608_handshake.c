@@ -168,7 +168,8 @@ int main(int argc, char **argv)
     psa_key_id_t se_key, gen, ca_id, srv_id;
     mbedtls_pk_context ca_pk, srv_pk, cli_pk;
     mbedtls_x509_crt ca, srv, cli;
-    static const char *names[] = {"wakes", "commands", "cmd_nonce", "cmd_sign", "cmd_genkey",
+    static const char *names[] = {"wakes", "commands", "cmd_random", "cmd_nonce", "cmd_sign",
+                                  "cmd_genkey",
                                   "cmd_read", "idles", "transactions", "bytes_to_chip",
                                   "bytes_from_chip", "bytes", "polls"};
     const size_t nn = sizeof(names) / sizeof(names[0]);

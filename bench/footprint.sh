@@ -1,20 +1,30 @@
 #!/usr/bin/env bash
-# Footprint of keyward's core + ATECC608 backend + HAL interface on a
-# Cortex-M4 (arm-none-eabi-gcc -Os -mcpu=cortex-m4 -mthumb), per object and
-# in total: .text (code + read-only data), .data, .bss.  Mbed TLS itself is
-# not counted (its size depends on the application's configuration).
+# Footprint of keyward on a Cortex-M4 (arm-none-eabi-gcc -Os -mcpu=cortex-m4
+# -mthumb): per object, then linked with --gc-sections as a firmware image
+# carries it.  Lines:
+#   keyward's share   core + ATECC608 backend (+ atecc608_single.c), HAL
+#                     excluded -- the figure the budget applies to:
+#                     .text <= 4096, .bss <= 64, no heap (checked; exit 1 if over)
+#   HAL               bench/footprint_hal.c, a representative port (the
+#                     application's own code), reported apart
+#   entropy source    atecc608_entropy.c (mbedtls_hardware_poll), reported apart
+# Mbed TLS itself is not counted (its size depends on the application's
+# configuration).
 #
 #   bench/footprint.sh [MBEDTLS_INCLUDE_DIR]
 # Without an argument: once per Mbed TLS line built here (3.6 and 4.x), the
 # same way; on 4.x the crypto side's headers and config are TF-PSA-Crypto's.
 #
 # The MCU profile: no threads (KEYWARD_NO_THREADS), 2 builtin keys, short
-# KEYREFs (32 bytes), one cached public key; the platform layer is
-# atecc608_single.c (one chip given by the application).  The I2C HAL
-# itself is the application's (three functions + delay): not counted.
-set -eu
+# KEYREFs (32 bytes), one cached public key, no error text, no file keys; the
+# platform layer is atecc608_single.c (one chip given by the application).
+# Needs gcc-arm-none-eabi and libnewlib-arm-none-eabi (the C headers);
+# installs them when missing.  Any failed step stops the script with a
+# message: it never prints figures it did not measure.
+set -euo pipefail
 HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 SRC=$(cd -- "$HERE/.." && pwd)
+die() { echo "footprint.sh: $*" >&2; exit 1; }
 INC=${1:-}
 if [ -z "$INC" ]; then
     # No tree given: measure each Mbed TLS line that has a build here (one
@@ -31,27 +41,34 @@ if [ -z "$INC" ]; then
             break
         done
     done
-    [ $found = 1 ] || { echo "footprint.sh: no Mbed TLS build found (build first, or pass its include dir)" >&2; exit 1; }
+    [ $found = 1 ] || die "no Mbed TLS build found (build first, or pass its include dir)"
     exit 0
 fi
+[ -f "$INC/mbedtls/build_info.h" ] || die "$INC is not an Mbed TLS include dir"
 TREE=$(cd "$INC/.." && pwd)
-[ -f "$INC/mbedtls/build_info.h" ] || { echo "footprint.sh: $INC is not an Mbed TLS include dir" >&2; exit 1; }
-if ! command -v arm-none-eabi-gcc >/dev/null 2>&1; then
-    echo "footprint.sh: installing gcc-arm-none-eabi" >&2
-    apt-get install -y gcc-arm-none-eabi >/dev/null
+need=()
+command -v arm-none-eabi-gcc >/dev/null 2>&1 || need+=(gcc-arm-none-eabi)
+dpkg-query -W -f='${Status}' libnewlib-arm-none-eabi 2>/dev/null | grep -q "install ok installed" ||
+    need+=(libnewlib-arm-none-eabi)
+if [ "${#need[@]}" -gt 0 ]; then
+    echo "footprint.sh: installing ${need[*]}" >&2
+    apt-get install -y "${need[@]}" >/dev/null || die "cannot install ${need[*]} (run scripts/install-deps.sh as root)"
 fi
 OUT=$(mktemp -d)
-trap '[ -n "${KEEP_FOOTPRINT_OBJ:-}" ] && cp "$OUT/keyward-linked.o" /tmp/kw-linked.o; rm -rf "$OUT"' EXIT
+trap '[ -n "${KEEP_FOOTPRINT_OBJ:-}" ] && cp "$OUT"/linked-*.o /tmp/ 2>/dev/null; rm -rf "$OUT"' EXIT
 # Mbed TLS config for the MCU: keyward's fragment without pthreads / file I/O.
 # 3.6 has one config; 4.x's crypto side (threading, builtin keys) is
-# TF-PSA-Crypto's, with its headers beside Mbed TLS's.
+# TF-PSA-Crypto's, with its headers beside Mbed TLS's.  The entropy hook is
+# mbedtls_hardware_poll on 3.6, mbedtls_platform_get_entropy on 4.x.
 if [ -d "$TREE/tf-psa-crypto/include" ]; then
     base=keyward_tf_psa_crypto_config.h
     LINE_FLAGS=(-DTF_PSA_CRYPTO_USER_CONFIG_FILE="\"$OUT/mcu_config.h\""
                 -I"$TREE/tf-psa-crypto/include" -I"$TREE/tf-psa-crypto/drivers/builtin/include")
+    ENTROPY_FLAG=-DMBEDTLS_PSA_DRIVER_GET_ENTROPY ENTROPY_FN=mbedtls_platform_get_entropy
 else
     base=keyward_mbedtls_config.h
     LINE_FLAGS=(-DMBEDTLS_USER_CONFIG_FILE="\"$OUT/mcu_config.h\"")
+    ENTROPY_FLAG=-DMBEDTLS_ENTROPY_HARDWARE_ALT ENTROPY_FN=mbedtls_hardware_poll
 fi
 cat > "$OUT/mcu_config.h" <<EOC
 #include "$SRC/mbedtls/$base"
@@ -67,58 +84,80 @@ CFLAGS=(-Os -mcpu=cortex-m4 -mthumb -ffunction-sections -fdata-sections -std=c11
         -I"$SRC/include" -I"$SRC/src" -I"$INC")
 CORE="src/core/driver.c src/core/keybuf.c src/core/builtin.c src/core/backends.c src/core/api.c src/core/redact.c src/core/secrets.c"
 ATECC="src/se/atecc608/atecc608_proto.c src/se/atecc608/atecc608_chip.c src/se/atecc608/atecc608_backend.c src/se/atecc608/atecc608_single.c"
-compile() {
-    local f o
-    for f in "$@"; do
-        o="$OUT/$(basename "${f%.c}").o"
-        arm-none-eabi-gcc "${CFLAGS[@]}" -c "$SRC/$f" -o "$o"
-        echo "$o"
-    done
+compile() { # FILE [EXTRA CFLAGS...] -> prints the object path
+    local f=$1 o
+    shift
+    o="$OUT/$(basename "${f%.c}").o"
+    arm-none-eabi-gcc "${CFLAGS[@]}" "$@" -c "$SRC/$f" -o "$o" >&2 || die "cannot compile $f"
+    echo "$o"
 }
-# shellcheck disable=SC2086
-core_o=$(compile $CORE)
-# shellcheck disable=SC2086
-atecc_o=$(compile $ATECC)
+core_o=() atecc_o=()
+for f in $CORE; do core_o+=("$(compile "$f")"); done
+for f in $ATECC; do atecc_o+=("$(compile "$f")"); done
+hal_o=$(compile bench/footprint_hal.c)
+entropy_o=$(compile src/se/atecc608/atecc608_entropy.c "$ENTROPY_FLAG")
+
+sizes() { # OBJECTS... -> "text data bss" summed; dies on a failure or on all zeros
+    local out
+    out=$(arm-none-eabi-size "$@") || die "arm-none-eabi-size failed on $*"
+    echo "$out" | awk 'NR > 1 { t += $1; d += $2; b += $3 } END { print t + 0, d + 0, b + 0 }'
+}
+row() { printf '%-34s %7s %6s %6s\n' "$@"; }
 echo "Mbed TLS $(sed -n 's/^#define MBEDTLS_VERSION_STRING *"\(.*\)"/\1/p' "$INC/mbedtls/build_info.h"):" \
      "arm-none-eabi-gcc $(arm-none-eabi-gcc -dumpversion) -Os -mcpu=cortex-m4 -mthumb"
-printf '%-24s %7s %6s %6s\n' object .text .data .bss
-sum() {
-    # shellcheck disable=SC2086
-    arm-none-eabi-size $1 | awk -v label="$2" 'NR > 1 {
-        n = split($6, p, "/"); name = p[n];
-        printf "%-24s %7d %6d %6d\n", name, $1, $2, $3; t += $1; d += $2; b += $3 }
-        END { printf "%-24s %7d %6d %6d\n", label, t, d, b }'
-}
-sum "$core_o" "= core"
-sum "$atecc_o" "= atecc608 + HAL iface"
-# shellcheck disable=SC2086
-arm-none-eabi-size $core_o $atecc_o | awk 'NR > 1 { t += $1; d += $2; b += $3 }
-    END { printf "%-24s %7d %6d %6d\n", "= TOTAL", t, d, b }'
-# What a firmware image really carries: link the objects with
-# --gc-sections, keeping only what the PSA core and the application call.
-# Two application styles: (a) opens keys by KEYREF (keyward_key_open);
-# (b) declares its slot keys at boot (keyward_builtin_add) and uses the ids.
-link_size() {
-    local label=$1 r ldargs=()
+row object .text .data .bss
+for o in "${core_o[@]}" "${atecc_o[@]}"; do
+    # shellcheck disable=SC2046
+    row "$(basename "$o")" $(sizes "$o")
+done
+# shellcheck disable=SC2046
+row "= core objects" $(sizes "${core_o[@]}")
+# shellcheck disable=SC2046
+row "= atecc608 backend objects" $(sizes "${atecc_o[@]}")
+
+# What a firmware image really carries: link with --gc-sections, keeping the
+# PSA driver entry points, the builtin-key hook and what the application
+# calls.  Two application styles: (a) declares its slot keys at boot
+# (keyward_builtin_add, KEYWARD_ATECC608_BUILTIN) and uses the ids; (b)
+# opens keys by KEYREF (keyward_key_open).
+ROOTS=(keyward_psa_get_key_buffer_size keyward_psa_get_key_buffer_size_from_key_data
+       keyward_psa_import_key keyward_psa_generate_key keyward_psa_export_public_key
+       keyward_psa_export_key keyward_psa_sign_hash keyward_psa_verify_hash
+       keyward_psa_get_builtin_key mbedtls_psa_platform_get_builtin_key keyward_init
+       keyward_atecc608_init keyward_atecc608_attach)
+link() { # NAME ROOTS... -- OBJECTS...
+    local name=$1 args=()
     shift
-    for r in keyward_psa_get_key_buffer_size keyward_psa_get_key_buffer_size_from_key_data \
-             keyward_psa_import_key keyward_psa_generate_key keyward_psa_export_public_key \
-             keyward_psa_export_key keyward_psa_sign_hash keyward_psa_verify_hash \
-             keyward_psa_get_builtin_key mbedtls_psa_platform_get_builtin_key "$@"; do
-        ldargs+=(-Wl,-u,"$r")
-    done
-    # shellcheck disable=SC2086
-    arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -nostdlib -Wl,-r -Wl,--gc-sections "${ldargs[@]}" \
-        -o "$OUT/keyward-linked.o" $core_o $atecc_o
-    arm-none-eabi-size "$OUT/keyward-linked.o" | awk -v l="$label" 'NR > 1 {
-        printf "%-24s %7d %6d %6d\n", l, $1, $2, $3 }'
+    while [ "$1" != -- ]; do args+=(-Wl,-u,"$1"); shift; done
+    shift
+    arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -nostdlib -Wl,-r -Wl,--gc-sections "${args[@]}" \
+        -o "$OUT/linked-$name.o" "$@" || die "link '$name' failed"
+    sizes "$OUT/linked-$name.o"
 }
-link_size "= LINKED, builtin_add" keyward_builtin_add keyward_init
-link_size "= LINKED, key_open" keyward_key_open keyward_init
-echo "heap: none (no malloc/calloc/free referenced):"
-# shellcheck disable=SC2086
-if arm-none-eabi-nm -u $core_o $atecc_o | grep -E ' (malloc|calloc|realloc|free)$'; then
-    echo "  FOUND heap use"
+read -r t d b <<<"$(link builtin "${ROOTS[@]}" keyward_builtin_add -- "${core_o[@]}" "${atecc_o[@]}")"
+[ "$t" -gt 0 ] || die "the linked image is empty: the link did not keep keyward's code"
+read -r t2 d2 b2 <<<"$(link key_open "${ROOTS[@]}" keyward_key_open -- "${core_o[@]}" "${atecc_o[@]}")"
+read -r th dh bh <<<"$(link hal "${ROOTS[@]}" keyward_builtin_add board_i2c -- \
+    "${core_o[@]}" "${atecc_o[@]}" "$hal_o")"
+read -r te de be <<<"$(link entropy "${ROOTS[@]}" keyward_builtin_add "$ENTROPY_FN" -- \
+    "${core_o[@]}" "${atecc_o[@]}" "$entropy_o")"
+row "= keyward's share, linked (a)" "$t" "$d" "$b"
+row "  same, application style (b)" "$t2" "$d2" "$b2"
+row "+ HAL (bench/footprint_hal.c)" $((th - t)) $((dh - d)) $((bh - b))
+row "+ entropy source ($ENTROPY_FN)" $((te - t)) $((de - d)) $((be - b))
+
+fail=0
+heap=$(arm-none-eabi-nm -u "${core_o[@]}" "${atecc_o[@]}" "$entropy_o" | grep -E ' (malloc|calloc|realloc|free)$' || true)
+if [ -n "$heap" ]; then
+    echo "heap: FOUND ($heap)"
+    fail=1
 else
-    echo "  confirmed"
+    echo "heap: none (no malloc/calloc/realloc/free referenced)"
 fi
+if [ "$t" -le 4096 ] && [ "$b" -le 64 ]; then
+    echo "budget: ok (keyward's share .text $t <= 4096, .bss $b <= 64)"
+else
+    echo "budget: EXCEEDED (keyward's share .text $t of 4096, .bss $b of 64)"
+    fail=1
+fi
+exit "$fail"

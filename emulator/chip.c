@@ -8,23 +8,28 @@
 #include "chip.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <psa/crypto.h>
 
-#include "keyward/atecc608.h" /* the CRC and opcodes are the datasheet's, shared */
+#include "wire.h" /* the emulator's own protocol knowledge: nothing from the driver */
 
 const char *const chip_op_names[CHIP_NOPS] = {"info",  "read",   "write", "lock", "random",
                                               "nonce", "genkey", "sign",  "other"};
 
-#define ST_OK 0x00u
-#define ST_PARSE 0x03u
-#define ST_EXEC 0x0Fu
-#define ST_AFTER_WAKE 0x11u
-#define ST_COMM 0xFFu
+#define ST_OK WIRE_ST_OK
+#define ST_PARSE WIRE_ST_PARSE
+#define ST_ECC_FAULT WIRE_ST_ECC_FAULT
+#define ST_EXEC WIRE_ST_EXEC
+#define ST_AFTER_WAKE WIRE_ST_AFTER_WAKE
+#define ST_WATCHDOG WIRE_ST_WATCHDOG
+#define ST_COMM WIRE_ST_COMM
 
 /* Config zone offsets. */
 #define CFG_I2C_ADDRESS 16
@@ -46,7 +51,7 @@ static double now_s(void)
 
 static size_t slot_size(unsigned slot)
 {
-    return slot < 8 ? 36u : slot == 8 ? 416u : 72u;
+    return wire_slot_size(slot);
 }
 
 static unsigned u16(const uint8_t *p)
@@ -91,76 +96,226 @@ static int is_p256_key(const chip_t *c, unsigned s)
 
 /* ---- state file ------------------------------------------------------------- */
 
-static void put_hex(FILE *f, const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        fprintf(f, "%02x", p[i]);
-    }
-    fputc('\n', f);
-}
+/*
+ * The state file: a header line, "config HEX" (128 bytes), "otp HEX" (64),
+ * then "slot N VALID HEX" for each of the 16 slots, each exactly once, in
+ * any order.  Saved atomically (write FILE.tmp, fsync, rename, fsync the
+ * directory) after every command that changes it; a failed save fails the
+ * command and the chip keeps its previous state.  Loaded all or nothing.
+ */
+#define STATE_HEADER "keyward-atecc608-emu state 1"
+#define STATE_MAX_BYTES 16384 /* a complete file is about 7 KiB */
 
-static int get_hex(const char *s, uint8_t *p, size_t n)
+static int put_hex(FILE *f, const uint8_t *p, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        if (sscanf(s + 2 * i, "%2x", &v) != 1) {
+        if (fprintf(f, "%02x", p[i]) != 2) {
             return -1;
         }
-        p[i] = (uint8_t)v;
     }
-    return strlen(s) >= 2 * n ? 0 : -1;
+    return fputc('\n', f) == EOF ? -1 : 0;
+}
+
+static int hex_digit(char ch)
+{
+    return ch >= '0' && ch <= '9' ? ch - '0'
+           : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+           : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                    : -1;
+}
+
+/* Exactly 2n hex digits and nothing else. */
+static int get_hex(const char *s, uint8_t *p, size_t n)
+{
+    if (strlen(s) != 2 * n) {
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            return -1;
+        }
+        p[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+/* fsync of the directory holding path, so that the rename is durable. */
+static int sync_dir(const char *path)
+{
+    char dir[4200];
+    const char *slash = strrchr(path, '/');
+    int fd, r;
+
+    if (slash == NULL) {
+        strcpy(dir, ".");
+    } else if (slash == path) {
+        strcpy(dir, "/");
+    } else {
+        if ((size_t)(slash - path) >= sizeof(dir)) {
+            return -1;
+        }
+        memcpy(dir, path, (size_t)(slash - path));
+        dir[slash - path] = '\0';
+    }
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+    r = fsync(fd);
+    close(fd);
+    return r;
 }
 
 static int save_state(const chip_t *c)
 {
     char tmp[4200];
-    FILE *f;
+    FILE *f = NULL;
+    int fd, ok = 1;
 
-    snprintf(tmp, sizeof(tmp), "%s.tmp", c->state_path);
-    f = fopen(tmp, "w");
-    if (f == NULL) {
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", c->state_path) >= (int)sizeof(tmp)) {
+        fprintf(stderr, "keyward-atecc608-emu: state path too long\n");
         return -1;
     }
-    fprintf(f, "keyward-atecc608-emu state 1\nconfig ");
-    put_hex(f, c->config, 128);
-    fprintf(f, "otp ");
-    put_hex(f, c->otp, 64);
-    for (unsigned s = 0; s < 16; s++) {
-        fprintf(f, "slot %u %u ", s, c->key_valid[s]);
-        put_hex(f, c->data[s], slot_size(s));
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
+        fprintf(stderr, "keyward-atecc608-emu: cannot save the state to %s: %s\n", tmp,
+                strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+        }
+        return -1;
     }
-    if (fclose(f) != 0 || rename(tmp, c->state_path) != 0) {
+    ok &= fprintf(f, STATE_HEADER "\nconfig ") > 0 && put_hex(f, c->config, 128) == 0;
+    ok &= fprintf(f, "otp ") > 0 && put_hex(f, c->otp, 64) == 0;
+    for (unsigned s = 0; s < 16 && ok; s++) {
+        ok &= fprintf(f, "slot %u %u ", s, c->key_valid[s]) > 0 &&
+              put_hex(f, c->data[s], slot_size(s)) == 0;
+    }
+    ok &= fflush(f) == 0 && fsync(fileno(f)) == 0;
+    ok &= fclose(f) == 0;
+    if (!ok || rename(tmp, c->state_path) != 0) {
+        fprintf(stderr, "keyward-atecc608-emu: cannot save the state to %s: %s\n",
+                c->state_path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    if (sync_dir(c->state_path) != 0) {
+        fprintf(stderr, "keyward-atecc608-emu: cannot sync the directory of %s: %s\n",
+                c->state_path, strerror(errno));
         return -1;
     }
     return 0;
 }
 
-static int load_state(chip_t *c)
+/* Loads into c only a complete, well-formed file.  1: no file (ENOENT);
+ * 0: loaded; -1 with a one-line reason in why. */
+static int load_state(chip_t *c, char *why, size_t why_size)
 {
     static char line[1200];
-    FILE *f = fopen(c->state_path, "r");
-    int ok = 0;
+    static uint8_t data[16][416];
+    uint8_t config[128], otp[64], valid[16];
+    unsigned seen_slots = 0, lineno = 0;
+    int have_cfg = 0, have_otp = 0, r = -1;
+    struct stat st;
+    FILE *f;
+    int fd;
 
-    if (f == NULL) {
-        return errno == ENOENT ? 1 : -1;
+    /* O_NONBLOCK: a FIFO given as the state must not block the open. */
+    fd = open(c->state_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        if (errno == ENOENT) {
+            return 1;
+        }
+        snprintf(why, why_size, "cannot open: %s", strerror(errno));
+        return -1;
     }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(why, why_size, "not a regular file");
+        close(fd);
+        return -1;
+    }
+    if (st.st_size > STATE_MAX_BYTES) {
+        snprintf(why, why_size, "%lld bytes, more than a state file holds (%d)",
+                 (long long)st.st_size, STATE_MAX_BYTES);
+        close(fd);
+        return -1;
+    }
+    f = fdopen(fd, "r");
+    if (f == NULL) {
+        snprintf(why, why_size, "cannot read: %s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    memset(data, 0, sizeof(data));
     while (fgets(line, sizeof(line), f) != NULL) {
-        unsigned s, valid;
+        size_t len = strlen(line);
+        unsigned s, v;
         int n = 0;
-        line[strcspn(line, "\n")] = '\0';
-        if (strncmp(line, "config ", 7) == 0) {
-            ok |= get_hex(line + 7, c->config, 128) == 0 ? 1 : 0;
-        } else if (strncmp(line, "otp ", 4) == 0) {
-            ok |= get_hex(line + 4, c->otp, 64) == 0 ? 2 : 0;
-        } else if (sscanf(line, "slot %u %u %n", &s, &valid, &n) == 2 && s < 16 && n > 0) {
-            if (get_hex(line + n, c->data[s], slot_size(s)) != 0) {
-                ok = -100;
+
+        lineno++;
+        if (len == 0 || line[len - 1] != '\n') {
+            snprintf(why, why_size, "line %u is too long or not terminated (truncated file?)",
+                     lineno);
+            goto exit;
+        }
+        line[len - 1] = '\0';
+        if (lineno == 1) {
+            if (strcmp(line, STATE_HEADER) != 0) {
+                snprintf(why, why_size, "not a keyward-atecc608-emu state file (bad first line)");
+                goto exit;
             }
-            c->key_valid[s] = valid != 0;
+        } else if (strncmp(line, "config ", 7) == 0) {
+            if (have_cfg++ || get_hex(line + 7, config, 128) != 0) {
+                snprintf(why, why_size, "line %u: bad or repeated config line", lineno);
+                goto exit;
+            }
+        } else if (strncmp(line, "otp ", 4) == 0) {
+            if (have_otp++ || get_hex(line + 4, otp, 64) != 0) {
+                snprintf(why, why_size, "line %u: bad or repeated otp line", lineno);
+                goto exit;
+            }
+        } else if (sscanf(line, "slot %2u %1u %n", &s, &v, &n) == 2 && n > 0 && s < 16 &&
+                   v <= 1) {
+            if ((seen_slots >> s) & 1u || get_hex(line + n, data[s], slot_size(s)) != 0) {
+                snprintf(why, why_size, "line %u: bad or repeated line for slot %u", lineno, s);
+                goto exit;
+            }
+            seen_slots |= 1u << s;
+            valid[s] = (uint8_t)v;
+        } else {
+            snprintf(why, why_size, "line %u: unrecognised", lineno);
+            goto exit;
         }
     }
+    if (ferror(f)) {
+        snprintf(why, why_size, "read error: %s", strerror(errno));
+        goto exit;
+    }
+    if (lineno == 0 || !have_cfg || !have_otp || seen_slots != 0xFFFFu) {
+        unsigned missing = 0;
+        while (missing < 16 && ((seen_slots >> missing) & 1u)) {
+            missing++;
+        }
+        snprintf(why, why_size, "incomplete: %s missing",
+                 lineno == 0 ? "everything" : !have_cfg ? "the config line"
+                                          : !have_otp   ? "the otp line"
+                                                        : "a slot line");
+        if (lineno > 0 && have_cfg && have_otp) {
+            snprintf(why, why_size, "incomplete: the line for slot %u is missing", missing);
+        }
+        goto exit;
+    }
+    /* Complete: only now does the chip take it. */
+    memcpy(c->config, config, sizeof(config));
+    memcpy(c->otp, otp, sizeof(otp));
+    memcpy(c->data, data, sizeof(data));
+    memcpy(c->key_valid, valid, sizeof(valid));
+    r = 0;
+exit:
     fclose(f);
-    return ok == 3 ? 0 : -1;
+    return r;
 }
 
 static void factory_config(chip_t *c)
@@ -187,7 +342,8 @@ static void factory_config(chip_t *c)
     cfg[CFG_SLOTLOCKED + 1] = 0xFF;
 }
 
-int chip_init(chip_t *c, const char *state_path, double time_scale, double watchdog_s)
+int chip_init(chip_t *c, const char *state_path, double time_scale, double watchdog_s, char *why,
+              size_t why_size)
 {
     int r;
 
@@ -196,10 +352,14 @@ int chip_init(chip_t *c, const char *state_path, double time_scale, double watch
     c->time_scale = time_scale;
     c->watchdog_s = watchdog_s;
     c->power = CHIP_SLEEP;
-    r = load_state(c);
+    why[0] = '\0';
+    r = load_state(c, why, why_size);
     if (r == 1) {
         factory_config(c);
         r = save_state(c);
+        if (r != 0) {
+            snprintf(why, why_size, "cannot create it: %s", strerror(errno));
+        }
     }
     return r;
 }
@@ -211,24 +371,41 @@ int chip_add_fault(chip_t *c, const char *spec)
     chip_fault_t f;
     char kind[32];
     const char *p = strchr(spec, ':'), *q;
-    char *end;
+    int known = 0;
 
     memset(&f, 0, sizeof(f));
     if (p == NULL || (size_t)(p - spec) >= sizeof(f.target) || c->nfaults == CHIP_MAX_FAULTS) {
         return -1;
     }
     memcpy(f.target, spec, (size_t)(p - spec));
+    known = strcmp(f.target, "wake") == 0;
+    for (int i = 0; i < CHIP_NOPS - 1; i++) {
+        known |= strcmp(f.target, chip_op_names[i]) == 0;
+    }
+    if (!known) {
+        return -1;
+    }
     q = strchr(p + 1, ':');
     if (q == NULL) {
         return -1;
     }
-    if (p[1] == '*') {
+    if (p[1] == '*' && q == p + 2) {
         f.occ = 0;
     } else {
-        f.occ = (unsigned)strtoul(p + 1, &end, 10);
-        if (end != q) {
+        /* Digits only, 1..1000000: no sign, no 0 (it would never fire). */
+        unsigned long x = 0;
+        const char *d = p + 1;
+        while (d < q && *d >= '0' && *d <= '9' && x <= 1000000ul) {
+            x = x * 10u + (unsigned long)(*d - '0');
+            d++;
+        }
+        if (d != q || d == p + 1 || x == 0 || x > 1000000ul) {
             return -1;
         }
+        f.occ = (unsigned)x;
+    }
+    if (strlen(q + 1) >= sizeof(kind)) {
+        return -1;
     }
     snprintf(kind, sizeof(kind), "%s", q + 1);
     if (strcmp(kind, "crc") == 0) {
@@ -243,10 +420,12 @@ int chip_add_fault(chip_t *c, const char *spec)
         f.kind = FAULT_SLOW;
     } else if (strncmp(kind, "status=", 7) == 0) {
         f.kind = FAULT_STATUS;
-        f.status = (uint8_t)strtoul(kind + 7, &end, 16);
-        if (*end != '\0' || end == kind + 7) {
+        size_t nd = strlen(kind + 7);
+        int hi = nd == 2 ? hex_digit(kind[7]) : 0, lo = nd >= 1 ? hex_digit(kind[6 + nd]) : -1;
+        if (nd < 1 || nd > 2 || hi < 0 || lo < 0) {
             return -1;
         }
+        f.status = (uint8_t)(hi << 4 | lo);
     } else {
         return -1;
     }
@@ -293,9 +472,22 @@ static void clear_volatile(chip_t *c)
     c->silent = 0;
 }
 
+/* Ends an awake session (idle, sleep or watchdog) and records its length. */
+static void session_end(chip_t *c, double now)
+{
+    if (c->power == CHIP_AWAKE) {
+        double ms = (now - c->woke_at) * 1000.0;
+        if (ms > (double)c->st.awake_max_ms) {
+            c->st.awake_max_ms = (uint64_t)ms;
+        }
+    }
+}
+
 static void go_sleep(chip_t *c)
 {
+    session_end(c, now_s());
     c->power = CHIP_SLEEP;
+    c->seed_updated = 0;
     clear_volatile(c);
 }
 
@@ -316,13 +508,7 @@ static double watchdog_len(const chip_t *c)
 
 static void reply_status(chip_t *c, uint8_t status)
 {
-    uint16_t crc;
-    c->out[0] = 4;
-    c->out[1] = status;
-    crc = keyward_atecc608_crc16(c->out, 2);
-    c->out[2] = (uint8_t)(crc & 0xff);
-    c->out[3] = (uint8_t)(crc >> 8);
-    c->out_len = 4;
+    c->out_len = wire_reply(c->out, &status, 1);
     c->out_pos = 0;
     if (status != ST_OK && status != ST_AFTER_WAKE) {
         c->st.error_status++;
@@ -331,13 +517,7 @@ static void reply_status(chip_t *c, uint8_t status)
 
 static void reply_data(chip_t *c, const uint8_t *data, size_t n)
 {
-    uint16_t crc;
-    c->out[0] = (uint8_t)(n + 3);
-    memcpy(c->out + 1, data, n);
-    crc = keyward_atecc608_crc16(c->out, n + 1);
-    c->out[n + 1] = (uint8_t)(crc & 0xff);
-    c->out[n + 2] = (uint8_t)(crc >> 8);
-    c->out_len = n + 3;
+    c->out_len = wire_reply(c->out, data, n);
     c->out_pos = 0;
 }
 
@@ -363,6 +543,7 @@ int chip_wake(chip_t *c)
         clear_volatile(c);
     }
     c->power = CHIP_AWAKE;
+    c->woke_at = now;
     c->wd_deadline = now + watchdog_len(c);
     /* tWHI: the wake reply is ready 1.5 ms later. */
     c->busy_until = now + 0.0015 * (c->time_scale < 1.0 ? c->time_scale : 1.0);
@@ -376,14 +557,14 @@ int chip_wake(chip_t *c)
 static int op_index(uint8_t op)
 {
     switch (op) {
-    case KEYWARD_ATECC608_OP_INFO: return 0;
-    case KEYWARD_ATECC608_OP_READ: return 1;
-    case KEYWARD_ATECC608_OP_WRITE: return 2;
-    case KEYWARD_ATECC608_OP_LOCK: return 3;
-    case KEYWARD_ATECC608_OP_RANDOM: return 4;
-    case KEYWARD_ATECC608_OP_NONCE: return 5;
-    case KEYWARD_ATECC608_OP_GENKEY: return 6;
-    case KEYWARD_ATECC608_OP_SIGN: return 7;
+    case WIRE_OP_INFO: return 0;
+    case WIRE_OP_READ: return 1;
+    case WIRE_OP_WRITE: return 2;
+    case WIRE_OP_LOCK: return 3;
+    case WIRE_OP_RANDOM: return 4;
+    case WIRE_OP_NONCE: return 5;
+    case WIRE_OP_GENKEY: return 6;
+    case WIRE_OP_SIGN: return 7;
     default: return 8;
     }
 }
@@ -393,6 +574,17 @@ static double exec_ms(uint8_t op)
 {
     static const double t[CHIP_NOPS] = {5, 5, 45, 35, 23, 20, 115, 115, 1};
     return t[op_index(op)];
+}
+
+/* The RNG seed in EEPROM is refreshed by Random or Nonce in mode 0.  CHOICE
+ * (not public): counted at most once per wake from sleep, and not required
+ * by any command; the counter shows whether a host refreshes it. */
+static void seed_update(chip_t *c)
+{
+    if (!c->seed_updated) {
+        c->seed_updated = 1;
+        c->st.rng_seed_updates++;
+    }
 }
 
 static void get_random(const chip_t *c, uint8_t *out, size_t n)
@@ -412,20 +604,7 @@ static int zone_range(const chip_t *c, uint8_t zone, unsigned p2, size_t len, un
                       size_t *off)
 {
     (void)c;
-    if (zone == 0 || zone == 1) {
-        size_t size = zone == 0 ? 128u : 64u;
-        *off = (size_t)(p2 & 0x1Fu) * 4u;
-        if (p2 > 0x1Fu || (len == 32u && (*off % 32u) != 0) || *off + len > size) {
-            return -1;
-        }
-        return 0;
-    }
-    *slot = (p2 >> 3) & 0xFu;
-    *off = (size_t)(p2 >> 8) * 32u + (size_t)(p2 & 7u) * 4u;
-    if ((p2 >> 8) > 12u || *off + len > slot_size(*slot)) {
-        return -1;
-    }
-    return 0;
+    return wire_zone_range(zone, p2, len, slot, off);
 }
 
 static uint8_t cmd_read(chip_t *c, uint8_t p1, unsigned p2)
@@ -487,7 +666,6 @@ static uint8_t cmd_write(chip_t *c, uint8_t p1, unsigned p2, const uint8_t *d, s
         }
         memcpy(c->data[slot] + off, d, len);
     }
-    save_state(c);
     return ST_OK;
 }
 
@@ -504,7 +682,7 @@ static uint16_t data_zone_crc(const chip_t *c)
     }
     memcpy(all + n, c->otp, 64);
     n += 64;
-    return keyward_atecc608_crc16(all, n);
+    return wire_crc16(all, n);
 }
 
 static uint8_t cmd_lock(chip_t *c, uint8_t p1, unsigned p2)
@@ -516,7 +694,7 @@ static uint8_t cmd_lock(chip_t *c, uint8_t p1, unsigned p2)
         return ST_PARSE;
     }
     if (zone == 0) {
-        if (config_locked(c) || (check && keyward_atecc608_crc16(c->config, 128) != p2)) {
+        if (config_locked(c) || (check && wire_crc16(c->config, 128) != p2)) {
             return ST_EXEC;
         }
         c->config[CFG_LOCKCONFIG] = 0x00;
@@ -531,22 +709,26 @@ static uint8_t cmd_lock(chip_t *c, uint8_t p1, unsigned p2)
          * CRC is not checked. */
         if (!data_locked(c) || (key_config(c, slot) & 0x20u) == 0 || slot_locked(c, slot) ||
             (check && !is_private(c, slot) &&
-             keyward_atecc608_crc16(c->data[slot], slot_size(slot)) != p2)) {
+             wire_crc16(c->data[slot], slot_size(slot)) != p2)) {
             return ST_EXEC;
         }
         locked &= ~(1u << slot);
         c->config[CFG_SLOTLOCKED] = (uint8_t)(locked & 0xff);
         c->config[CFG_SLOTLOCKED + 1] = (uint8_t)(locked >> 8);
     }
-    save_state(c);
     return ST_OK;
 }
 
-static uint8_t cmd_random(chip_t *c, uint8_t p1, size_t dlen)
+static uint8_t cmd_random(chip_t *c, uint8_t p1, unsigned p2, size_t dlen)
 {
     uint8_t r[32];
-    if (p1 > 1 || (dlen != 0 && dlen != 20)) {
+    /* Mode 0 updates the RNG seed, mode 1 does not (cryptoauthlib's
+     * RANDOM_SEED_UPDATE / RANDOM_NO_SEED_UPDATE); param2 must be 0; no data. */
+    if (p1 > 1 || p2 != 0 || dlen != 0) {
         return ST_PARSE;
+    }
+    if (p1 == 0) {
+        seed_update(c);
     }
     get_random(c, r, sizeof(r));
     reply_data(c, r, sizeof(r));
@@ -566,6 +748,7 @@ static uint8_t cmd_nonce(chip_t *c, uint8_t p1, const uint8_t *d, size_t dlen)
             memset(c->tempkey, 0, sizeof(c->tempkey));
             memcpy(c->tempkey, d, dlen);
             c->tk_valid = 1;
+            c->tk_input = 1; /* SourceFlag = Input: a fixed (pass-through) nonce */
         } else if (target == 0x40u) {
             memset(c->msgdig, 0, sizeof(c->msgdig));
             memcpy(c->msgdig, d, dlen);
@@ -576,6 +759,9 @@ static uint8_t cmd_nonce(chip_t *c, uint8_t p1, const uint8_t *d, size_t dlen)
     }
     if (mode == 2 || dlen != 20 || (p1 & 0xFCu) != 0) {
         return ST_PARSE;
+    }
+    if (mode == 0) {
+        seed_update(c);
     }
     {
         /* TempKey = SHA-256(RandOut || NumIn || 0x16 || mode || 0x00) */
@@ -589,9 +775,10 @@ static uint8_t cmd_nonce(chip_t *c, uint8_t p1, const uint8_t *d, size_t dlen)
         msg[54] = 0x00;
         memset(c->tempkey, 0, sizeof(c->tempkey));
         if (psa_hash_compute(PSA_ALG_SHA_256, msg, sizeof(msg), c->tempkey, 32, &hl) != 0) {
-            return 0x05;
+            return ST_ECC_FAULT;
         }
         c->tk_valid = 1;
+        c->tk_input = 0; /* SourceFlag = Rand */
         reply_data(c, rnd, 32);
     }
     return ST_OK;
@@ -649,23 +836,22 @@ static uint8_t cmd_genkey(chip_t *c, uint8_t p1, unsigned p2)
         if (psa_generate_key(&a, &id) != PSA_SUCCESS ||
             psa_export_key(id, c->data[slot] + 4, 32, &n) != PSA_SUCCESS || n != 32) {
             psa_destroy_key(id);
-            return 0x05;
+            return ST_ECC_FAULT;
         }
         memset(c->data[slot], 0, 4);
         c->key_valid[slot] = 1;
-        save_state(c);
-    } else {
+        } else {
         /* PubInfo (KeyConfig bit 1) must allow the public key to be computed. */
         if (!c->key_valid[slot] || (key_config(c, slot) & 0x02u) == 0) {
             return ST_EXEC;
         }
         if (import_slot_key(c, slot, 0, &id) != 0) {
-            return 0x05;
+            return ST_ECC_FAULT;
         }
     }
     if (psa_export_public_key(id, pub, sizeof(pub), &n) != PSA_SUCCESS || n != 65) {
         psa_destroy_key(id);
-        return 0x05;
+        return ST_ECC_FAULT;
     }
     psa_destroy_key(id);
     reply_data(c, pub + 1, 64);
@@ -681,21 +867,31 @@ static uint8_t cmd_sign(chip_t *c, uint8_t p1, unsigned p2)
     int from_md = (p1 & 0x20u) != 0;
     psa_status_t s;
 
-    /* External-message modes only: 0x80 (TempKey), 0xA0 (MsgDigBuf), with
-     * or without the SN bit.  Internal-message signing is not emulated. */
-    if ((p1 & 0x80u) == 0 || (p1 & 0x1Fu) != 0 || slot > 15) {
+    /* Mode: bit 7 external message, bit 6 include the serial number, bit 5
+     * source (0 TempKey, 1 message-digest buffer, 608 only); the other bits
+     * must be 0.  External: 0x80/0xC0 sign TempKey, 0xA0/0xE0 MsgDigBuf
+     * (Microchip's TNGTLS/TFLXTLS data sheets, "Sign - External Message").
+     * Internal-message signing (GenDig/GenKey digests) is not emulated. */
+    if ((p1 & 0x1Fu) != 0 || slot > 15) {
         return ST_PARSE;
+    }
+    if ((p1 & 0x80u) == 0) {
+        return ST_EXEC; /* CHOICE: internal messages need GenDig/GenKey TempKey, not emulated */
     }
     /* CHOICE: the config zone must be locked; the data zone need not be. */
     if (!config_locked(c) || !is_p256_key(c, slot) || !c->key_valid[slot] ||
         (slot_config(c, slot) & 0x01u) == 0) {
         return ST_EXEC;
     }
-    if (from_md ? !c->md_valid : !c->tk_valid) {
-        return ST_EXEC; /* nothing loaded since wake, or already signed */
+    /* The source must hold a message loaded "via the Nonce command run in
+     * fixed mode" (the data sheets): MsgDigBuf only ever is; TempKey must
+     * carry SourceFlag = Input, so a random nonce's TempKey is refused.
+     * Nothing loaded since the wake, or already signed: refused too. */
+    if (from_md ? !c->md_valid : (!c->tk_valid || !c->tk_input)) {
+        return ST_EXEC;
     }
     if (import_slot_key(c, slot, PSA_KEY_USAGE_SIGN_HASH, &id) != 0) {
-        return 0x05;
+        return ST_ECC_FAULT;
     }
     s = psa_sign_hash(id, PSA_ALG_ECDSA(PSA_ALG_SHA_256), from_md ? c->msgdig : c->tempkey, 32,
                       sig, sizeof(sig), &n);
@@ -707,31 +903,62 @@ static uint8_t cmd_sign(chip_t *c, uint8_t p1, unsigned p2)
         c->tk_valid = 0;
     }
     if (s != PSA_SUCCESS || n != 64) {
-        return 0x05;
+        return ST_ECC_FAULT;
     }
     reply_data(c, sig, 64);
     return ST_OK;
 }
 
+/* The persistent part of the chip as it was before the current command. */
+static struct {
+    uint8_t config[128];
+    uint8_t otp[64];
+    uint8_t data[16][416];
+    uint8_t key_valid[16];
+} before;
+
+static void persistent_snapshot(const chip_t *c)
+{
+    memcpy(before.config, c->config, sizeof(before.config));
+    memcpy(before.otp, c->otp, sizeof(before.otp));
+    memcpy(before.data, c->data, sizeof(before.data));
+    memcpy(before.key_valid, c->key_valid, sizeof(before.key_valid));
+}
+
+static int persistent_changed(const chip_t *c)
+{
+    return memcmp(before.config, c->config, sizeof(before.config)) != 0 ||
+           memcmp(before.otp, c->otp, sizeof(before.otp)) != 0 ||
+           memcmp(before.data, c->data, sizeof(before.data)) != 0 ||
+           memcmp(before.key_valid, c->key_valid, sizeof(before.key_valid)) != 0;
+}
+
+static void persistent_restore(chip_t *c)
+{
+    memcpy(c->config, before.config, sizeof(before.config));
+    memcpy(c->otp, before.otp, sizeof(before.otp));
+    memcpy(c->data, before.data, sizeof(before.data));
+    memcpy(c->key_valid, before.key_valid, sizeof(before.key_valid));
+    c->out_len = c->out_pos = 0;
+}
+
 static void command(chip_t *c, const uint8_t *pkt, size_t len, double now, chip_fault_t *f)
 {
+    wire_cmd_t cmd;
     uint8_t op, p1, st;
     unsigned p2;
-    size_t count;
     double t;
 
-    count = len > 0 ? pkt[0] : 0;
-    if (len < 7 || count != len ||
-        keyward_atecc608_crc16(pkt, len - 2) != u16(pkt + len - 2)) {
+    if (wire_parse_command(pkt, len, &cmd) != 0) {
         /* A garbled packet: reported before anything else, nothing run. */
         c->st.crc_errors++;
         reply_status(c, ST_COMM);
         c->busy_until = now;
         return;
     }
-    op = pkt[1];
-    p1 = pkt[2];
-    p2 = u16(pkt + 3);
+    op = cmd.opcode;
+    p1 = cmd.p1;
+    p2 = cmd.p2;
     c->st.commands++;
     c->st.per_op[op_index(op)]++;
     t = exec_ms(op) / 1000.0 * c->time_scale;
@@ -746,16 +973,38 @@ static void command(chip_t *c, const uint8_t *pkt, size_t len, double now, chip_
         return;
     }
     c->out_len = c->out_pos = 0;
+    if (!wire_length_ok(&cmd)) {
+        reply_status(c, ST_PARSE); /* wrong count for this opcode: executes nothing */
+        c->busy_until = now;
+        return;
+    }
+    /* Status 0xEE: "insufficient time to execute the given command before
+     * the watchdog timer will expire" -- not executed; the host must idle
+     * or sleep and wake again. */
+    if (now + t > c->wd_deadline) {
+        c->st.watchdog_refusals++;
+        reply_status(c, ST_WATCHDOG);
+        c->busy_until = now;
+        return;
+    }
+    persistent_snapshot(c);
     switch (op) {
-    case KEYWARD_ATECC608_OP_READ: st = cmd_read(c, p1, p2); break;
-    case KEYWARD_ATECC608_OP_WRITE: st = cmd_write(c, p1, p2, pkt + 5, len - 7); break;
-    case KEYWARD_ATECC608_OP_LOCK: st = cmd_lock(c, p1, p2); break;
-    case KEYWARD_ATECC608_OP_RANDOM: st = cmd_random(c, p1, len - 7); break;
-    case KEYWARD_ATECC608_OP_NONCE: st = cmd_nonce(c, p1, pkt + 5, len - 7); break;
-    case KEYWARD_ATECC608_OP_INFO: st = cmd_info(c, p1, p2); break;
-    case KEYWARD_ATECC608_OP_GENKEY: st = cmd_genkey(c, p1, p2); break;
-    case KEYWARD_ATECC608_OP_SIGN: st = cmd_sign(c, p1, p2); break;
+    case WIRE_OP_READ: st = cmd_read(c, p1, p2); break;
+    case WIRE_OP_WRITE: st = cmd_write(c, p1, p2, cmd.data, cmd.dlen); break;
+    case WIRE_OP_LOCK: st = cmd_lock(c, p1, p2); break;
+    case WIRE_OP_RANDOM: st = cmd_random(c, p1, p2, cmd.dlen); break;
+    case WIRE_OP_NONCE: st = cmd_nonce(c, p1, cmd.data, cmd.dlen); break;
+    case WIRE_OP_INFO: st = cmd_info(c, p1, p2); break;
+    case WIRE_OP_GENKEY: st = cmd_genkey(c, p1, p2); break;
+    case WIRE_OP_SIGN: st = cmd_sign(c, p1, p2); break;
     default: st = ST_PARSE; break; /* Verify, ECDH, SHA...: not emulated */
+    }
+    if (st == ST_OK && persistent_changed(c) && save_state(c) != 0) {
+        /* The chip must not report a key or a lock it could lose: the
+         * command fails and the chip keeps its state from before it. */
+        persistent_restore(c);
+        c->st.save_failures++;
+        st = ST_EXEC;
     }
     if (st != ST_OK || c->out_len == 0) {
         reply_status(c, st); /* status-only answer (Write, Lock, errors) */
@@ -774,27 +1023,37 @@ int chip_write(chip_t *c, uint8_t addr, const uint8_t *buf, size_t len)
     double now = now_s();
 
     c->st.transactions++;
-    c->st.bytes_to_chip += 1 + len;
     tick(c, now);
-    if (addr != (c->config[CFG_I2C_ADDRESS] >> 1) || c->power != CHIP_AWAKE || now < c->busy_until ||
-        len == 0) {
+    if (addr != (c->config[CFG_I2C_ADDRESS] >> 1) || c->power != CHIP_AWAKE || len == 0) {
+        c->st.bytes_to_chip++; /* NAKed at the address byte: nothing else is sent */
         c->st.naks++;
         return 1;
     }
+    /* Busy: every address is NAKed.  A silent chip (FAULT_NAK) never gets
+     * its answer ready, so the host's "reset the read address" poll is
+     * NAKed like its reads; sleep, idle and new commands still reach it. */
+    if (now < c->busy_until || (c->silent && buf[0] == WIRE_WA_RESET)) {
+        c->st.bytes_to_chip++;
+        c->st.naks++;
+        c->st.polls++;
+        return 1;
+    }
+    c->st.bytes_to_chip += 1 + len;
     switch (buf[0]) {
-    case 0x00: /* reset the I/O address counter */
+    case WIRE_WA_RESET: /* reset the I/O address counter */
         c->out_pos = 0;
         return 0;
-    case 0x01:
+    case WIRE_WA_SLEEP:
         c->st.sleeps++;
         go_sleep(c);
         return 0;
-    case 0x02:
+    case WIRE_WA_IDLE:
         c->st.idles++;
+        session_end(c, now);
         c->power = CHIP_IDLE; /* keeps TempKey and MsgDigBuf; watchdog stopped */
         c->out_len = c->out_pos = 0;
         return 0;
-    case 0x03: {
+    case WIRE_WA_COMMAND: {
         /* One fault lookup per command occurrence; the watchdog fault fires
          * before the command reaches the chip. */
         chip_fault_t *f = fault_for(c, chip_op_names[op_index(len >= 3 ? buf[2] : 0xFF)]);
@@ -865,9 +1124,12 @@ int chip_control(chip_t *c, const char *cmd, char *out, size_t size)
         OUT("idles=%llu\nsleeps=%llu\nwatchdog_expiries=%llu\ncommands=%llu\n",
             (unsigned long long)s->idles, (unsigned long long)s->sleeps,
             (unsigned long long)s->watchdog_expiries, (unsigned long long)s->commands);
-        OUT("crc_errors=%llu\nerror_status=%llu\nfaults_fired=%llu\n",
+        OUT("crc_errors=%llu\nerror_status=%llu\nfaults_fired=%llu\nawake_max_ms=%llu\n",
             (unsigned long long)s->crc_errors, (unsigned long long)s->error_status,
-            (unsigned long long)s->faults_fired);
+            (unsigned long long)s->faults_fired, (unsigned long long)s->awake_max_ms);
+        OUT("save_failures=%llu\nwatchdog_refusals=%llu\nrng_seed_updates=%llu\n",
+            (unsigned long long)s->save_failures, (unsigned long long)s->watchdog_refusals,
+            (unsigned long long)s->rng_seed_updates);
         for (int i = 0; i < CHIP_NOPS; i++) {
             OUT("cmd_%s=%llu\n", chip_op_names[i], (unsigned long long)s->per_op[i]);
         }
@@ -888,8 +1150,10 @@ int chip_control(chip_t *c, const char *cmd, char *out, size_t size)
     } else if (strcmp(cmd, "state") == 0) {
         static const char *const p[] = {"sleep", "idle", "awake"};
         tick(c, now_s());
-        OUT("power=%s\nconfig_locked=%d\ndata_locked=%d\ntempkey_valid=%d\n", p[c->power],
-            config_locked(c), data_locked(c), c->tk_valid);
+        OUT("power=%s\nconfig_locked=%d\ndata_locked=%d\ntempkey_valid=%d\nmsgdigbuf_valid=%d\n"
+            "rng_seed_updated=%d\n",
+            p[c->power], config_locked(c), data_locked(c), c->tk_valid, c->md_valid,
+            c->seed_updated);
     } else {
         OUT("error: unknown control command '%s'\n", cmd);
         return -1;

@@ -31,6 +31,10 @@ typedef struct {
     uint64_t transactions, bytes_to_chip, bytes_from_chip, naks, polls;
     uint64_t wakes, wakes_lost, wakes_ignored, idles, sleeps, watchdog_expiries;
     uint64_t commands, crc_errors, error_status, faults_fired;
+    uint64_t watchdog_refusals; /* commands answered 0xEE: too close to the watchdog */
+    uint64_t rng_seed_updates;
+    uint64_t save_failures; /* commands refused because the state could not be saved */
+    uint64_t awake_max_ms; /* longest wake ... idle/sleep/watchdog session */
     uint64_t per_op[CHIP_NOPS];
 } chip_stats_t;
 
@@ -45,11 +49,14 @@ typedef struct {
     /* volatile */
     int power;
     double wd_deadline, busy_until;
+    double woke_at;          /* start of the current session */
     uint8_t out[160];
     size_t out_len, out_pos;
     int silent;              /* FAULT_NAK: no answer to this command */
     uint8_t tempkey[64];
     int tk_valid;
+    int tk_input;            /* TempKey SourceFlag: 1 Input (pass-through), 0 Rand */
+    int seed_updated;        /* RNG seed refreshed since the last sleep */
     uint8_t msgdig[64];
     int md_valid;
     /* options */
@@ -63,8 +70,11 @@ typedef struct {
 
 extern const char *const chip_op_names[CHIP_NOPS];
 
-/* Loads the state file, or creates a blank (factory, unlocked) chip there. 0 or -1. */
-int chip_init(chip_t *c, const char *state_path, double time_scale, double watchdog_s);
+/* Loads the state file, or creates a blank (factory, unlocked) chip there.
+ * 0, or -1 with a one-line reason in why (an incomplete or corrupt file is
+ * refused, never half-loaded nor replaced). */
+int chip_init(chip_t *c, const char *state_path, double time_scale, double watchdog_s, char *why,
+              size_t why_size);
 
 /* Bus transactions.  Return 0 ACK, 1 NAK. */
 int chip_wake(chip_t *c);

@@ -13,6 +13,7 @@
  * one), KIND crc|nak|lostwake|watchdog|slow|status=XX.
  */
 #include <errno.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,7 +27,7 @@
 #include <psa/crypto.h>
 
 #include "chip.h"
-#include "hal/i2c_socket_proto.h"
+#include "i2c_socket_proto.h" /* the simulated wire, shared with the host transport */
 
 #define MAX_CLIENTS 32
 
@@ -89,62 +90,131 @@ static int serve(chip_t *chip, int fd)
     }
 }
 
-static int listen_on(const char *path)
+/* Connects to PATH: the fd, or -1 with errno (ECONNREFUSED: nobody listens). */
+static int dial(const char *path)
 {
     struct sockaddr_un sa;
-    int fd;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        fprintf(stderr, "keyward-atecc608-emu: socket path too long: %s\n", path);
+    if (fd < 0) {
         return -1;
     }
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    strcpy(sa.sun_path, path); /* length checked by the caller */
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+/*
+ * Never harms what is at PATH (issue 7 section 7): a path that exists and
+ * is not a socket is refused, so is a socket that answers (another
+ * emulator); only a stale socket -- one nobody listens on -- is removed.
+ * *ino identifies the socket we bound, so that we remove only our own at exit.
+ */
+static int listen_on(const char *path, dev_t *dev, ino_t *ino)
+{
+    struct sockaddr_un sa;
+    struct stat st;
+    int fd;
+
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        fprintf(stderr, "keyward-atecc608-emu: --socket: path longer than %zu bytes: %s\n",
+                sizeof(sa.sun_path) - 1, path);
+        return -1;
+    }
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            fprintf(stderr, "keyward-atecc608-emu: --socket: %s exists and is not a socket; "
+                            "refusing to replace it\n", path);
+            return -1;
+        }
+        fd = dial(path);
+        if (fd >= 0) {
+            close(fd);
+            fprintf(stderr, "keyward-atecc608-emu: --socket: %s is in use (another emulator "
+                            "answers there)\n", path);
+            return -1;
+        }
+        if (errno != ECONNREFUSED) {
+            fprintf(stderr, "keyward-atecc608-emu: --socket: cannot tell whether %s is in use: "
+                            "%s\n", path, strerror(errno));
+            return -1;
+        }
+        if (unlink(path) != 0) { /* stale: its emulator is gone */
+            fprintf(stderr, "keyward-atecc608-emu: --socket: cannot remove the stale socket %s: "
+                            "%s\n", path, strerror(errno));
+            return -1;
+        }
+    } else if (errno != ENOENT) {
+        fprintf(stderr, "keyward-atecc608-emu: --socket: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
     strcpy(sa.sun_path, path);
-    unlink(path);
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 16) != 0) {
+    /* bind fails with EADDRINUSE if someone else created PATH meanwhile. */
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 16) != 0 ||
+        lstat(path, &st) != 0) {
         fprintf(stderr, "keyward-atecc608-emu: cannot listen on %s: %s\n", path, strerror(errno));
         if (fd >= 0) {
             close(fd);
         }
         return -1;
     }
+    *dev = st.st_dev;
+    *ino = st.st_ino;
     return fd;
+}
+
+/* Removes PATH at exit only if it is still the socket we bound. */
+static void unlink_own(const char *path, dev_t dev, ino_t ino)
+{
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == dev && st.st_ino == ino) {
+        unlink(path);
+    }
 }
 
 /* --ctl: one control command to a running emulator; prints the answer. */
 static int control_client(const char *path, const char *cmd)
 {
-    struct sockaddr_un sa;
     uint8_t hdr[4];
     static char answer[8193];
     size_t len = strlen(cmd), n;
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    int fd;
 
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    if (fd < 0 || strlen(path) >= sizeof(sa.sun_path) || len > KW_SOCK_MAX_PAYLOAD) {
+    if (len > KW_SOCK_MAX_PAYLOAD) {
+        fprintf(stderr, "keyward-atecc608-emu: --ctl: command longer than %u bytes\n",
+                KW_SOCK_MAX_PAYLOAD);
         return 2;
     }
-    strcpy(sa.sun_path, path);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+    fd = dial(path);
+    if (fd < 0) {
         fprintf(stderr, "keyward-atecc608-emu: cannot connect to %s: %s\n", path,
                 strerror(errno));
-        close(fd);
         return 2;
     }
     hdr[0] = KW_SOCK_OP_CONTROL;
     hdr[1] = 0;
     hdr[2] = (uint8_t)(len & 0xff);
     hdr[3] = (uint8_t)(len >> 8);
-    if (keyward_sock_io_all(fd, hdr, 4, 1) != 0 || keyward_sock_io_all(fd, (uint8_t *)(uintptr_t)cmd, len, 1) != 0 ||
+    if (keyward_sock_io_all(fd, hdr, 4, 1) != 0 ||
+        keyward_sock_io_all(fd, (uint8_t *)(uintptr_t)cmd, len, 1) != 0 ||
         keyward_sock_io_all(fd, hdr, 3, 0) != 0) {
+        fprintf(stderr, "keyward-atecc608-emu: %s closed the connection\n", path);
         close(fd);
         return 2;
     }
     n = (size_t)hdr[1] | ((size_t)hdr[2] << 8);
     if (n >= sizeof(answer) || keyward_sock_io_all(fd, (uint8_t *)answer, n, 0) != 0) {
+        fprintf(stderr, "keyward-atecc608-emu: bad answer from %s\n", path);
         close(fd);
         return 2;
     }
@@ -154,9 +224,45 @@ static int control_client(const char *path, const char *cmd)
     return hdr[0] == KW_SOCK_ACK ? 0 : 1;
 }
 
+/* Option values: a finite decimal number in [lo, hi], nothing after it. */
+static int parse_real(const char *opt, const char *v, double lo, double hi, double *out)
+{
+    char *end;
+    double x;
+
+    errno = 0;
+    x = strtod(v, &end);
+    if (end == v || *end != '\0' || errno != 0 || !isfinite(x) || x < lo || x > hi) {
+        fprintf(stderr, "keyward-atecc608-emu: %s: '%.40s' is not a number from %g to %g\n", opt,
+                v, lo, hi);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+/* Decimal digits only (no sign, no spaces), value in [lo, hi]. */
+static int parse_count(const char *opt, const char *v, unsigned long lo, unsigned long hi,
+                       unsigned long *out)
+{
+    unsigned long x = 0;
+    size_t i;
+
+    for (i = 0; v[i] >= '0' && v[i] <= '9' && i < 10; i++) {
+        x = x * 10u + (unsigned long)(v[i] - '0');
+    }
+    if (i == 0 || v[i] != '\0' || x < lo || x > hi) {
+        fprintf(stderr, "keyward-atecc608-emu: %s: '%.40s' is not a whole number from %lu to %lu\n",
+                opt, v, lo, hi);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
 static void usage(void)
 {
-    fprintf(stderr,
+    fprintf(stdout,
             "usage: keyward-atecc608-emu --state FILE --socket PATH [--time-scale F]\n"
             "                            [--watchdog-ms N] [--fault TARGET:OCC:KIND]...\n"
             "       keyward-atecc608-emu --socket PATH --ctl COMMAND\n");
@@ -168,54 +274,94 @@ int main(int argc, char **argv)
     const char *state = NULL, *sock = NULL, *ctl = NULL;
     const char *faults[CHIP_MAX_FAULTS];
     size_t nfaults = 0;
-    double scale = 1.0, wd_ms = 1300.0;
+    double scale = 1.0;
+    unsigned long wd_ms = 1300;
     struct pollfd pfd[MAX_CLIENTS + 1];
     int nfd = 1, lfd;
     struct sigaction sa;
+    char why[200];
+    dev_t sock_dev = 0;
+    ino_t sock_ino = 0;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (v == NULL) {
+        const char **slot = NULL;
+
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage();
+            return 0;
+        }
+        if (strncmp(a, "--", 2) != 0 ||
+            (strcmp(a, "--state") != 0 && strcmp(a, "--socket") != 0 && strcmp(a, "--ctl") != 0 &&
+             strcmp(a, "--time-scale") != 0 && strcmp(a, "--watchdog-ms") != 0 &&
+             strcmp(a, "--fault") != 0)) {
+            fprintf(stderr, "keyward-atecc608-emu: unknown argument '%.60s' (--help for usage)\n",
+                    a);
+            return 2;
+        }
+        if (v == NULL) {
+            fprintf(stderr, "keyward-atecc608-emu: %s needs a value\n", a);
             return 2;
         }
         if (strcmp(a, "--state") == 0) {
-            state = v;
+            slot = &state;
         } else if (strcmp(a, "--socket") == 0) {
-            sock = v;
+            slot = &sock;
         } else if (strcmp(a, "--ctl") == 0) {
-            ctl = v;
+            slot = &ctl;
         } else if (strcmp(a, "--time-scale") == 0) {
-            scale = atof(v);
+            /* 0 = instant; above 100 a Sign would outlast the polling budget. */
+            if (parse_real(a, v, 0.0, 100.0, &scale) != 0) {
+                return 2;
+            }
         } else if (strcmp(a, "--watchdog-ms") == 0) {
-            wd_ms = atof(v);
-        } else if (strcmp(a, "--fault") == 0 && nfaults < CHIP_MAX_FAULTS) {
-            faults[nfaults++] = v;
+            if (parse_count(a, v, 1, 600000, &wd_ms) != 0) {
+                return 2;
+            }
         } else {
-            usage();
-            return 2;
+            if (nfaults == CHIP_MAX_FAULTS) {
+                fprintf(stderr, "keyward-atecc608-emu: --fault: at most %d\n", CHIP_MAX_FAULTS);
+                return 2;
+            }
+            faults[nfaults++] = v;
+        }
+        if (slot != NULL) {
+            if (*slot != NULL) {
+                fprintf(stderr, "keyward-atecc608-emu: %s given twice\n", a);
+                return 2;
+            }
+            if (v[0] == '\0') {
+                fprintf(stderr, "keyward-atecc608-emu: %s: empty value\n", a);
+                return 2;
+            }
+            *slot = v;
         }
         i++;
     }
-    if (sock != NULL && ctl != NULL) {
+    if (sock == NULL) {
+        fprintf(stderr, "keyward-atecc608-emu: --socket PATH is required (--help for usage)\n");
+        return 2;
+    }
+    if (ctl != NULL) {
         return control_client(sock, ctl);
     }
-    if (state == NULL || sock == NULL || scale < 0 || wd_ms <= 0) {
-        usage();
+    if (state == NULL) {
+        fprintf(stderr, "keyward-atecc608-emu: --state FILE is required (--help for usage)\n");
         return 2;
     }
     if (psa_crypto_init() != PSA_SUCCESS) {
         fprintf(stderr, "keyward-atecc608-emu: psa_crypto_init failed\n");
         return 1;
     }
-    if (chip_init(&chip, state, scale, wd_ms / 1000.0) != 0) {
-        fprintf(stderr, "keyward-atecc608-emu: cannot load or create the state file %s\n", state);
-        return 1;
-    }
+    /* Faults are checked on a scratch chip first, so that a bad --fault
+     * never creates a state file. */
     for (size_t i = 0; i < nfaults; i++) {
-        if (chip_add_fault(&chip, faults[i]) != 0) {
-            fprintf(stderr, "keyward-atecc608-emu: bad --fault '%s'\n", faults[i]);
+        static chip_t scratch;
+        if (chip_add_fault(&scratch, faults[i]) != 0) {
+            fprintf(stderr, "keyward-atecc608-emu: --fault: bad '%.60s' (TARGET:OCC:KIND, OCC "
+                            "1..1000000 or *, KIND crc|nak|lostwake|watchdog|slow|status=XX)\n",
+                    faults[i]);
             return 2;
         }
     }
@@ -225,9 +371,19 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     umask(077);
-    lfd = listen_on(sock);
+    /* The socket first: a refused socket must not create a state file. */
+    lfd = listen_on(sock, &sock_dev, &sock_ino);
     if (lfd < 0) {
         return 1;
+    }
+    if (chip_init(&chip, state, scale, (double)wd_ms / 1000.0, why, sizeof(why)) != 0) {
+        fprintf(stderr, "keyward-atecc608-emu: --state %s: %s\n", state, why);
+        close(lfd);
+        unlink_own(sock, sock_dev, sock_ino);
+        return 1;
+    }
+    for (size_t i = 0; i < nfaults; i++) {
+        (void)chip_add_fault(&chip, faults[i]); /* checked above */
     }
     fprintf(stderr, "keyward-atecc608-emu: listening on %s (state %s, time scale %g)\n", sock,
             state, scale);
@@ -262,7 +418,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < nfd; i++) {
         close(pfd[i].fd);
     }
-    unlink(sock);
+    unlink_own(sock, sock_dev, sock_ino);
     mbedtls_psa_crypto_free();
     return 0;
 }

@@ -20,15 +20,18 @@
 #include <time.h>
 
 #include "board.h"
-#include "fw_entropy.h"
 #include "i2c_uart.h"
 #include "keyward/atecc608.h"
 #include "keyward/keyward.h"
+/* The boot check below speaks the chip protocol directly (Info, Read):
+ * keyward-internal, fine for this in-tree demo firmware. */
+#include "se/atecc608/atecc608_proto.h"
 #include "mbedtls/error.h"
 #include "mbedtls/memory_buffer_alloc.h"
 #include "mbedtls/pk.h"
 #include "mbedtls/platform.h"
 #include "mbedtls/platform_time.h"
+#include "mbedtls/platform_util.h"
 #include "mbedtls/psa_util.h"
 #include "mbedtls/ssl.h"
 #include "mbedtls/x509_crt.h"
@@ -113,7 +116,6 @@ static const char *chip_rc_text(int rc)
     case KEYWARD_ATECC608_STATUS_COMM: return "chip status 0xFF (CRC/communication error)";
     case KEYWARD_ATECC608_STATUS_WATCHDOG: return "chip status 0xEE (watchdog)";
     case KEYWARD_ATECC608_STATUS_EXECUTION: return "chip status 0x0F (execution error)";
-    case FW_ENTROPY_UNLOCKED: return "configuration zone unlocked (RNG gives a fixed pattern)";
     default: return "chip error";
     }
 }
@@ -126,7 +128,6 @@ static int step_chip(void)
 
     keyward_atecc608_init(&chip, &fw_i2c_uart_class, &bus, KEYWARD_ATECC608_ADDR_DEFAULT);
     keyward_atecc608_attach(&chip);
-    fw_entropy_attach(&chip);
     for (attempt = 0; attempt < 3; attempt++) {
         rc = keyward_atecc608_wake(&chip);
         if (rc == 0) {
@@ -163,13 +164,16 @@ static int step_psa(void)
     psa_status_t status = keyward_init();
 
     if (status != PSA_SUCCESS) {
-        int e = fw_entropy_last_error();
+        /* Ask the entropy source itself why it gave nothing. */
+        uint8_t probe[32];
+        psa_status_t why = keyward_atecc608_entropy(probe, sizeof(probe));
+        mbedtls_platform_zeroize(probe, sizeof(probe));
         printf("fw: psa_crypto_init: %s (%d); entropy source: %s\n", psa_name(status), (int)status,
-               e == 0 ? "ok" : chip_rc_text(e));
-        if (e == FW_ENTROPY_UNLOCKED) {
+               why == PSA_SUCCESS ? "ok" : psa_name(why));
+        if (why == PSA_ERROR_BAD_STATE) {
             return fail(FW_EXIT_UNPROVISIONED, "chip not provisioned (config zone unlocked)");
         }
-        return fail(e != 0 ? chip_exit(e) : FW_EXIT_INIT, "no entropy from the chip");
+        return fail(FW_EXIT_INIT, "no entropy from the chip");
     }
     printf("fw: entropy: DRBG seeded from the ATECC608 Random command\n");
     status = keyward_builtin_add(KEY_ID, KEYREF, PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_SECP_R1),

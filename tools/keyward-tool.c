@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "atecc608_tool.h"
 #include "keyward-tool.h"
-#include "keyward/atecc608.h"
 #include "keyward/keyward.h"
 #include "keyward/mbedtls_compat.h"
 #include "mbedtls/error.h"

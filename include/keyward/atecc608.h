@@ -1,22 +1,20 @@
 /*
- * keyward: the Microchip ATECC608 secure element.
+ * keyward on a board with a Microchip ATECC608: what a firmware author
+ * writes.  Implement the I2C HAL (four functions), bind a chip to it, hand
+ * it to keyward, and declare the slots the application uses as builtin PSA
+ * keys:
  *
- * Three layers, each usable alone:
+ *   static const keyward_i2c_class_t my_i2c = {"stm32-i2c1", my_wake, my_write,
+ *                                              my_read, my_delay_us};
+ *   static keyward_atecc608_t chip;                   (yours: no heap)
+ *   keyward_atecc608_init(&chip, &my_i2c, &hi2c1, KEYWARD_ATECC608_ADDR_DEFAULT);
+ *   keyward_atecc608_attach(&chip);
+ *   KEYWARD_ATECC608_BUILTIN(DEVICE_KEY_ID, "0");     slot 0 as a PSA key id
+ *   mbedtls_pk_setup_opaque(&pk, DEVICE_KEY_ID);
  *
- *   1. The I2C HAL (keyward_i2c_class_t): three bus transfers and a delay.
- *      keyward ships a Linux /dev/i2c-N implementation and a socket
- *      transport to keyward-atecc608-emu (src/hal); an MCU port fills in
- *      its own four functions.  Nothing above it knows which one it is.
- *   2. The chip protocol (keyward_atecc608_*): wake, command framing with
- *      CRC-16, polling, idle/sleep, and one function per command.  No heap,
- *      no globals: the caller owns the keyward_atecc608_t.
- *   3. The keyward backend (keyward_atecc608_backend, src/se/atecc608):
- *      KEYREF "atecc608:slot=N[;bus=unix:PATH | ;bus=/dev/i2c-N;addr=0x60]"
- *      names a fixed slot; keyward_key_open() makes it a builtin PSA key.
- *
- * Return codes of layer 2 (int): 0 success; 1..255 the chip's status byte
- * (see KEYWARD_ATECC608_STATUS_*); negative: a transport error
- * (KEYWARD_ATECC608_E_*).  keyward_atecc608_to_psa() maps either to PSA.
+ * The chip protocol itself (commands, CRC, status codes) is internal to
+ * keyward (src/se/atecc608/atecc608_proto.h); docs/mcu-port.md and
+ * docs/atecc608.md describe the port.
  */
 #ifndef KEYWARD_ATECC608_H
 #define KEYWARD_ATECC608_H
@@ -25,11 +23,13 @@
 #include <stdint.h>
 #include <psa/crypto.h>
 
+#include "keyward/keyward.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* ---- 1. I2C HAL ------------------------------------------------------- */
+/* ---- The I2C HAL you implement ------------------------------------------------ */
 
 #define KEYWARD_I2C_OK 0
 #define KEYWARD_I2C_NAK 1   /* no ACK: the device is asleep, busy or absent */
@@ -52,40 +52,9 @@ typedef struct keyward_i2c_class {
     void (*delay_us)(void *ctx, uint32_t us);
 } keyward_i2c_class_t;
 
-/* ---- 2. Chip protocol --------------------------------------------------- */
+/* ---- The chip ------------------------------------------------------------------- */
 
 #define KEYWARD_ATECC608_ADDR_DEFAULT 0x60u
-
-#define KEYWARD_ATECC608_STATUS_MISCOMPARE 0x01u
-#define KEYWARD_ATECC608_STATUS_PARSE 0x03u
-#define KEYWARD_ATECC608_STATUS_ECC_FAULT 0x05u
-#define KEYWARD_ATECC608_STATUS_SELFTEST 0x07u
-#define KEYWARD_ATECC608_STATUS_HEALTH 0x08u
-#define KEYWARD_ATECC608_STATUS_EXECUTION 0x0Fu
-#define KEYWARD_ATECC608_STATUS_AFTER_WAKE 0x11u
-#define KEYWARD_ATECC608_STATUS_WATCHDOG 0xEEu
-#define KEYWARD_ATECC608_STATUS_COMM 0xFFu
-
-#define KEYWARD_ATECC608_E_NAK (-1)     /* no answer within the command's time budget */
-#define KEYWARD_ATECC608_E_CRC (-2)     /* response CRC wrong */
-#define KEYWARD_ATECC608_E_LENGTH (-3)  /* response of an unexpected size */
-#define KEYWARD_ATECC608_E_WAKE (-4)    /* no valid wake reply (04 11 33 43) */
-#define KEYWARD_ATECC608_E_BUS (-5)     /* the HAL reported a bus failure */
-#define KEYWARD_ATECC608_E_ARG (-6)     /* bad argument from the caller */
-
-/* Opcodes (those this driver sends). */
-#define KEYWARD_ATECC608_OP_READ 0x02u
-#define KEYWARD_ATECC608_OP_WRITE 0x12u
-#define KEYWARD_ATECC608_OP_NONCE 0x16u
-#define KEYWARD_ATECC608_OP_LOCK 0x17u
-#define KEYWARD_ATECC608_OP_RANDOM 0x1Bu
-#define KEYWARD_ATECC608_OP_INFO 0x30u
-#define KEYWARD_ATECC608_OP_GENKEY 0x40u
-#define KEYWARD_ATECC608_OP_SIGN 0x41u
-
-#define KEYWARD_ATECC608_ZONE_CONFIG 0u
-#define KEYWARD_ATECC608_ZONE_OTP 1u
-#define KEYWARD_ATECC608_ZONE_DATA 2u
 
 #ifndef KEYWARD_ATECC608_PUBKEY_CACHE
 #define KEYWARD_ATECC608_PUBKEY_CACHE 4 /* slots whose public key is remembered */
@@ -108,85 +77,30 @@ typedef struct {
 void keyward_atecc608_init(keyward_atecc608_t *dev, const keyward_i2c_class_t *i2c,
                            void *i2c_ctx, uint8_t addr);
 
-/* CRC-16 of the datasheet: poly 0x8005, init 0, bits LSB first, no final
- * XOR.  Stored little endian after the bytes it covers. */
-uint16_t keyward_atecc608_crc16(const uint8_t *data, size_t len);
-
-/* Builds a command packet (word address 0x03 first) into out.
- * Returns its length, or 0 if out_size is too small or dlen too long. */
-size_t keyward_atecc608_packet(uint8_t *out, size_t out_size, uint8_t opcode, uint8_t p1,
-                               uint16_t p2, const uint8_t *data, size_t dlen);
-
-/* Checks a response packet (count..crc): 0 and (*payload, *plen) on success,
- * E_LENGTH or E_CRC otherwise. */
-int keyward_atecc608_parse(const uint8_t *pkt, size_t len, const uint8_t **payload,
-                           size_t *plen);
-
-/* Wake the chip and check its reply (04 11 33 43, CRC computed); retries a
- * lost wake.  0, a status byte (e.g. 07 self-test failure) or E_WAKE. */
-int keyward_atecc608_wake(keyward_atecc608_t *dev);
-/* Idle keeps TempKey and stops the watchdog; sleep clears volatile state. */
-int keyward_atecc608_idle(keyward_atecc608_t *dev);
-int keyward_atecc608_sleep(keyward_atecc608_t *dev);
-
-/* Sends one command to an awake chip, polls until it answers (within the
- * command's execution-time budget) and reads the response.  resp may be
- * NULL when resp_len is 0 (status-only commands).  Returns 0 when the chip
- * answered with exactly resp_len bytes (or status 00 when resp_len is 0),
- * else the status byte or an E_ code. */
-int keyward_atecc608_command(keyward_atecc608_t *dev, uint8_t opcode, uint8_t p1, uint16_t p2,
-                             const uint8_t *data, size_t dlen, uint8_t *resp, size_t resp_len);
-
-/* Commands.  The chip must be awake (keyward_atecc608_wake). */
-int keyward_atecc608_info(keyward_atecc608_t *dev, uint8_t revision[4]);
-/* zone KEYWARD_ATECC608_ZONE_*, addr as the datasheet (config: block<<3|word),
- * len 4 or 32. */
-int keyward_atecc608_read(keyward_atecc608_t *dev, uint8_t zone, uint16_t addr, uint8_t *buf,
-                          size_t len);
-int keyward_atecc608_write(keyward_atecc608_t *dev, uint8_t zone, uint16_t addr,
-                           const uint8_t *buf, size_t len);
-/* mode 0x00 config, 0x01 data+OTP, 0x02|slot<<2 one slot; |0x80 skips the
- * CRC check; crc = CRC-16 of the zone being locked. */
-int keyward_atecc608_lock(keyward_atecc608_t *dev, uint8_t mode, uint16_t crc);
-int keyward_atecc608_random(keyward_atecc608_t *dev, uint8_t out[32]);
-/* Nonce pass-through: 32 bytes into TempKey (target 0x00) or MsgDigBuf (0x40). */
-int keyward_atecc608_nonce_load(keyward_atecc608_t *dev, uint8_t target, const uint8_t in[32]);
-/* Sign external: signs TempKey with the key in slot; sig = R||S. */
-int keyward_atecc608_sign_external(keyward_atecc608_t *dev, uint8_t slot, uint8_t sig[64]);
-/* mode 0x04 creates a private key in slot, 0x00 computes its public key. */
-int keyward_atecc608_genkey(keyward_atecc608_t *dev, uint8_t mode, uint8_t slot,
-                            uint8_t pub[64]);
-
-/* Non-zero for errors worth a fresh wake and a retry: transport errors,
- * CRC/communication status, watchdog about to expire, an unexpected
- * after-wake status.  Never for execution errors or a mis-compare. */
-int keyward_atecc608_retryable(int rc);
-/* The closest PSA status for a return code of this layer. */
-psa_status_t keyward_atecc608_to_psa(int rc);
-/* A short name for a return code ("execution error (0x0F)"). */
-const char *keyward_atecc608_rc_name(int rc);
-
-/* ---- 3. Backend and platform -------------------------------------------- */
-
-/* The platform layer finds the chip for a KEYREF and serialises its users.
- * On Linux (atecc608_linux.c) bus is "unix:PATH" or "/dev/i2c-N" (len 0:
- * $KEYWARD_ATECC608_BUS) and a mutex per chip makes Nonce+Sign atomic.  On
- * an MCU, atecc608_single.c serves the one chip given to
- * keyward_atecc608_attach() and ignores bus. */
-psa_status_t keyward_atecc608_platform_get(const char *bus, size_t bus_len, uint8_t addr,
-                                           keyward_atecc608_t **dev);
-void keyward_atecc608_platform_lock(keyward_atecc608_t *dev);
-void keyward_atecc608_platform_unlock(keyward_atecc608_t *dev);
-
-/* MCU builds (atecc608_single.c): the chip the backend uses. */
+/* The chip keyward's ATECC608 backend uses (MCU builds, atecc608_single.c;
+ * hosted builds find chips from the KEYREF's bus= instead). */
 void keyward_atecc608_attach(keyward_atecc608_t *dev);
 
-/* keyward-tool helpers (atecc608_tool.c, hosted builds): print the chip's
- * serial number, revision, lock state and slot configuration; write the
- * default configuration (docs/atecc608.md) and lock config and data zones.
- * keyref: "atecc608:[bus=...][;addr=...]" (slot= ignored).  0 on success. */
-int keyward_atecc608_tool_info(const char *keyref);
-int keyward_atecc608_tool_provision(const char *keyref);
+/* ---- Entropy --------------------------------------------------------------------- */
+
+/* len bytes from the attached chip's Random command (atecc608_entropy.c,
+ * MCU builds), the entropy source behind mbedtls_hardware_poll (Mbed TLS
+ * 3.6, MBEDTLS_ENTROPY_HARDWARE_ALT) and mbedtls_platform_get_entropy (4.x,
+ * MBEDTLS_PSA_DRIVER_GET_ENTROPY), which the same file provides.
+ * PSA_ERROR_BAD_STATE while the configuration zone is unlocked (the RNG then
+ * gives a fixed pattern); out is zeroed on any failure. */
+psa_status_t keyward_atecc608_entropy(uint8_t *out, size_t len);
+
+/* ---- Builtin keys ------------------------------------------------------------------ */
+
+/* Declares slot SLOT (a string literal, "0".."15") as the builtin PSA key
+ * ID: ECDSA P-256 with SHA-256, sign only.  A macro over
+ * keyward_builtin_add, so that it costs no code of its own; the KEYREF is a
+ * literal, as KEYWARD_BUILTIN_KEYREF_BY_REFERENCE builds require. */
+#define KEYWARD_ATECC608_BUILTIN(id, slot)                                                  \
+    keyward_builtin_add((id), "atecc608:slot=" slot,                                        \
+                        PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_SECP_R1), 256,              \
+                        PSA_KEY_USAGE_SIGN_HASH, PSA_ALG_ECDSA(PSA_ALG_SHA_256), 0)
 
 #ifdef __cplusplus
 }

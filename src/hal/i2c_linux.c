@@ -3,12 +3,17 @@
  * the kernel does not split or combine it; ENXIO / EREMOTEIO / EIO are what
  * adapters report for an unacknowledged address.
  *
- * Wake: i2c-dev cannot hold SDA low directly.  A write of one 0x00 byte to
- * address 0x00 drives SDA low for the 8 address bits plus the missing ACK,
- * 90 us at 100 kHz, above tWLO (60 us).  This needs the adapter clocked at
- * 100 kHz or less (dtparam=i2c_arm_baudrate=100000 on a Raspberry Pi); at
- * 400 kHz the pulse is 22 us and the chip does not wake.  The NAK of that
- * write is expected and ignored.
+ * Wake: i2c-dev cannot hold SDA low directly.  A write to address 0x00
+ * drives SDA low for the 8 address bits plus the missing ACK, 90 us at
+ * 100 kHz, above tWLO (60 us).  This needs the adapter clocked at 100 kHz
+ * or less (dtparam=i2c_arm_baudrate=100000 on a Raspberry Pi); at 400 kHz
+ * the pulse is 22 us and the chip does not wake.  The NAK of that write is
+ * expected and ignored.  Address 0x00 is the I2C general call, so the data
+ * byte is chosen as cryptoauthlib's calib_wakeup_i2c chooses it: 0x01, not
+ * 0x00.  A general call's second byte with bit 0 set is a "hardware general
+ * call" (a master announcing itself), which ordinary devices ignore, whereas
+ * 0x06 / 0x04 would make some reset or re-address themselves (and 0x00 is
+ * not a valid second byte at all).
  */
 #include "i2c_linux.h"
 
@@ -45,8 +50,8 @@ static int transfer(keyward_i2c_linux_t *bus, uint8_t addr, uint16_t flags, uint
 
 static int linux_wake(void *ctx)
 {
-    uint8_t zero = 0;
-    int rc = transfer(ctx, 0x00, 0, &zero, 1);
+    uint8_t second = 0x01; /* not a general-call command: see above */
+    int rc = transfer(ctx, 0x00, 0, &second, 1);
     return rc == KEYWARD_I2C_ERROR ? rc : KEYWARD_I2C_OK;
 }
 

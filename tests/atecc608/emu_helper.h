@@ -7,7 +7,8 @@
 #include <stdlib.h>
 
 #include "hal/i2c_socket.h"
-#include "keyward/atecc608.h"
+#include "se/atecc608/atecc608_proto.h"
+#include "atecc608_tool.h"
 
 typedef struct {
     char dir[256];

@@ -82,7 +82,7 @@ handshake || { echo "FAIL baseline handshake"; sed 's/^/#    /' "$T/err"; exit 1
 for occ in 1 2; do
     check "wake:$occ:lostwake" recover
 done
-for cmd in read nonce sign; do
+for cmd in read random nonce sign; do
     for kind in crc nak watchdog slow status=ff status=ee status=11; do
         check "$cmd:1:$kind" recover
     done

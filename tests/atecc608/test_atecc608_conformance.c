@@ -8,7 +8,7 @@
 
 #include "emu_helper.h"
 #include "hal/i2c_socket.h"
-#include "keyward/atecc608.h"
+#include "se/atecc608/atecc608_proto.h"
 
 static kw_emu_t emu;
 static keyward_i2c_socket_t bus;
@@ -151,32 +151,63 @@ int main(void)
     CHECK(memcmp(buf, "\xFF\xFF\x00\x00\xFF\xFF\x00\x00", 8) != 0);
 
     /* Sign needs a valid TempKey: none yet. */
-    CHECK_EQ(keyward_atecc608_sign_external(&dev, 0, sig), 0x0F);
+    CHECK_EQ(keyward_atecc608_sign(&dev, 0x80, 0, sig), 0x0F);
     memset(digest, 0x3C, 32);
     CHECK_EQ(keyward_atecc608_nonce_load(&dev, 0x00, digest), 0);
-    CHECK_EQ(keyward_atecc608_sign_external(&dev, 0, sig), 0);
+    CHECK_EQ(keyward_atecc608_sign(&dev, 0x80, 0, sig), 0);
     CHECK(verify(pub0, digest, sig));
     /* TempKey is consumed by Sign. */
-    CHECK_EQ(keyward_atecc608_sign_external(&dev, 0, sig), 0x0F);
+    CHECK_EQ(keyward_atecc608_sign(&dev, 0x80, 0, sig), 0x0F);
     /* ExtSign off: refused. */
     CHECK_EQ(keyward_atecc608_nonce_load(&dev, 0x00, digest), 0);
-    CHECK_EQ(keyward_atecc608_sign_external(&dev, 2, sig), 0x0F);
+    CHECK_EQ(keyward_atecc608_sign(&dev, 0x80, 2, sig), 0x0F);
     /* TempKey survives idle... */
     CHECK_EQ(keyward_atecc608_nonce_load(&dev, 0x00, digest), 0);
     CHECK_EQ(keyward_atecc608_idle(&dev), 0);
     CHECK(strstr(state(), "tempkey_valid=1") != NULL);
     CHECK_EQ(keyward_atecc608_wake(&dev), 0);
-    CHECK_EQ(keyward_atecc608_sign_external(&dev, 0, sig), 0);
+    CHECK_EQ(keyward_atecc608_sign(&dev, 0x80, 0, sig), 0);
     CHECK(verify(pub0, digest, sig));
     /* ...but not sleep. */
     CHECK_EQ(keyward_atecc608_nonce_load(&dev, 0x00, digest), 0);
     CHECK_EQ(keyward_atecc608_sleep(&dev), 0);
     CHECK_EQ(keyward_atecc608_wake(&dev), 0);
-    CHECK_EQ(keyward_atecc608_sign_external(&dev, 0, sig), 0x0F);
+    CHECK_EQ(keyward_atecc608_sign(&dev, 0x80, 0, sig), 0x0F);
     /* The 608's message-digest buffer path (Nonce 0x43, Sign 0xA0). */
     CHECK_EQ(keyward_atecc608_nonce_load(&dev, 0x40, digest), 0);
     CHECK_EQ(keyward_atecc608_command(&dev, 0x41, 0xA0, 0, NULL, 0, sig, 64), 0);
     CHECK(verify(pub0, digest, sig));
+    /* Sign's source flags.  MsgDigBuf consumed: refused. */
+    CHECK_EQ(keyward_atecc608_sign(&dev, 0xA0, 0, sig), 0x0F);
+    /* A TempKey made by a random Nonce (SourceFlag Rand) is not an external
+     * message: refused; a pass-through one (Input) is signed. */
+    {
+        uint8_t numin[20], rnd[32];
+        memset(numin, 0x11, sizeof(numin));
+        CHECK_EQ(keyward_atecc608_command(&dev, 0x16, 0x00, 0, numin, 20, rnd, 32), 0);
+        CHECK(strstr(state(), "tempkey_valid=1") != NULL);
+        CHECK(strstr(state(), "rng_seed_updated=1") != NULL);
+        CHECK_EQ(keyward_atecc608_sign(&dev, 0x80, 0, sig), 0x0F);
+    }
+    /* Low mode bits set: parse error; internal-message Sign: not emulated. */
+    CHECK_EQ(keyward_atecc608_nonce_load(&dev, 0x00, digest), 0);
+    CHECK_EQ(keyward_atecc608_sign(&dev, 0x81, 0, sig), 0x03);
+    CHECK_EQ(keyward_atecc608_sign(&dev, 0x00, 0, sig), 0x0F);
+    /* A wrong length for the opcode is a parse error, executing nothing:
+     * Sign with data, Random with the 20 bytes an old driver sent. */
+    CHECK_EQ(keyward_atecc608_command(&dev, 0x41, 0x80, 0, digest, 32, sig, 64), 0x03);
+    CHECK(strstr(state(), "tempkey_valid=1") != NULL);
+    CHECK_EQ(keyward_atecc608_command(&dev, 0x1B, 0x00, 0, digest, 20, buf, 32), 0x03);
+    CHECK_EQ(keyward_atecc608_sign(&dev, 0x80, 0, sig), 0);
+    CHECK(verify(pub0, digest, sig));
+    /* The RNG seed: refreshed by Random mode 0, forgotten at sleep. */
+    CHECK_EQ(keyward_atecc608_sleep(&dev), 0);
+    CHECK_EQ(keyward_atecc608_wake(&dev), 0);
+    CHECK(strstr(state(), "rng_seed_updated=0") != NULL);
+    CHECK_EQ(keyward_atecc608_command(&dev, 0x1B, 0x01, 0, NULL, 0, buf, 32), 0);
+    CHECK(strstr(state(), "rng_seed_updated=0") != NULL); /* mode 1: no seed update */
+    CHECK_EQ(keyward_atecc608_random(&dev, buf), 0);
+    CHECK(strstr(state(), "rng_seed_updated=1") != NULL);
 
     /* Private keys are never readable. */
     CHECK_EQ(keyward_atecc608_read(&dev, 2, 0, word, 4), 0x0F);
@@ -203,7 +234,7 @@ int main(void)
     CHECK_EQ(keyward_atecc608_lock(&dev, 0x82, 0), 0x0F);
     CHECK_EQ(keyward_atecc608_genkey(&dev, 0x04, 0, buf), 0x0F);
     CHECK_EQ(keyward_atecc608_nonce_load(&dev, 0x00, digest), 0);
-    CHECK_EQ(keyward_atecc608_sign_external(&dev, 0, sig), 0);
+    CHECK_EQ(keyward_atecc608_sign(&dev, 0x80, 0, sig), 0);
     CHECK(verify(pub0, digest, sig));
     CHECK_EQ(keyward_atecc608_idle(&dev), 0);
 
@@ -217,7 +248,7 @@ int main(void)
     /* The watchdog (200 ms here) puts an awake chip to sleep, TempKey lost. */
     CHECK_EQ(keyward_atecc608_nonce_load(&dev, 0x00, digest), 0);
     msleep(300);
-    r = keyward_atecc608_sign_external(&dev, 0, sig);
+    r = keyward_atecc608_sign(&dev, 0x80, 0, sig);
     CHECK_EQ(r, KEYWARD_ATECC608_E_NAK);
     CHECK(strstr(state(), "power=sleep") != NULL);
     CHECK(kw_emu_stat(&emu, "watchdog_expiries") >= 1);
@@ -228,7 +259,7 @@ int main(void)
     msleep(300);
     CHECK(strstr(state(), "power=idle") != NULL);
     CHECK_EQ(keyward_atecc608_wake(&dev), 0);
-    CHECK_EQ(keyward_atecc608_sign_external(&dev, 0, sig), 0);
+    CHECK_EQ(keyward_atecc608_sign(&dev, 0x80, 0, sig), 0);
     CHECK(verify(pub0, digest, sig));
     CHECK_EQ(keyward_atecc608_idle(&dev), 0);
 

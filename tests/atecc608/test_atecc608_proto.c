@@ -127,7 +127,7 @@ typedef struct {
     size_t reply_len, pos;
     uint8_t last[200];
     size_t last_len;
-    unsigned idles, sleeps, commands;
+    unsigned idles, sleeps, commands, resets;
     unsigned long delayed_us;
 } mock_t;
 
@@ -166,6 +166,16 @@ static int m_write(void *ctx, uint8_t addr, const uint8_t *d, size_t n)
     mock_t *m = ctx;
     if (addr != 0x60 || !m->awake) {
         return KEYWARD_I2C_NAK;
+    }
+    if (d[0] == 0x00 && n == 1) {
+        /* Reset of the read address: NAKed while busy (the poll). */
+        if (m->busy_reads > 0) {
+            m->busy_reads--;
+            return KEYWARD_I2C_NAK;
+        }
+        m->resets++;
+        m->pos = 0;
+        return KEYWARD_I2C_OK;
     }
     memcpy(m->last, d, n);
     m->last_len = n;
@@ -246,8 +256,13 @@ static void command_layer(void)
     m.pos = 0;
     m.busy_reads = 5;
     m.delayed_us = 0;
+    m.resets = 0;
+    m.pos = 3; /* an earlier partial read: the reset must rewind it */
     CHECK_EQ(keyward_atecc608_info(&dev, rev), 0);
     CHECK(memcmp(rev, "\x00\x00\x60\x02", 4) == 0);
+    /* 5 resets NAKed while busy, then one that reads the reply from its
+     * count byte (cryptoauthlib's calib_execute_receive). */
+    CHECK_EQ(m.resets, 1);
     CHECK_EQ(m.last_len, 8);
     CHECK(memcmp(m.last, "\x03\x07\x30\x00\x00\x00\x03\x5D", 8) == 0);
     CHECK_EQ(m.delayed_us, 1000 + 5 * 2000);
@@ -268,7 +283,7 @@ static void command_layer(void)
     m.delayed_us = 0;
     {
         uint8_t sig[64];
-        CHECK_EQ(keyward_atecc608_sign_external(&dev, 0, sig), KEYWARD_ATECC608_E_NAK);
+        CHECK_EQ(keyward_atecc608_sign(&dev, 0x80, 0, sig), KEYWARD_ATECC608_E_NAK);
         CHECK(m.delayed_us >= 690000 && m.delayed_us <= 700000);
     }
     m.busy_reads = 0;

@@ -98,11 +98,13 @@ int main(void)
         }
         CHECK_EQ(kw_emu_stat(&emu, "cmd_genkey"), before);
     }
-    /* One signature = one wake, Nonce, Sign, idle. */
+    /* One signature = one wake, Random, Nonce, Sign, idle (cryptoauthlib's
+     * 608 sequence). */
     kw_emu_ctl(&emu, "stats reset");
     sign_verify(id, "atecc608 slot 0");
     CHECK_EQ(kw_emu_stat(&emu, "wakes"), 1);
-    CHECK_EQ(kw_emu_stat(&emu, "commands"), 2);
+    CHECK_EQ(kw_emu_stat(&emu, "commands"), 3);
+    CHECK_EQ(kw_emu_stat(&emu, "cmd_random"), 1);
     CHECK_EQ(kw_emu_stat(&emu, "cmd_nonce"), 1);
     CHECK_EQ(kw_emu_stat(&emu, "cmd_sign"), 1);
     CHECK_EQ(kw_emu_stat(&emu, "idles"), 1);

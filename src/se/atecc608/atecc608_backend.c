@@ -1,11 +1,12 @@
 /*
  * The ATECC608 keyward backend: ECDSA P-256 keys in fixed slots.
  *
- * A signature is one wake, Nonce (pass-through: the digest becomes TempKey),
- * Sign (external message, from TempKey), idle.  Nonce and Sign must never
- * interleave with another thread's commands -- a second Nonce would replace
- * TempKey and the first thread would sign the second thread's digest -- so
- * the whole sequence runs under the chip's lock, and a retry redoes both.
+ * A signature is one wake, Random, Nonce (pass-through: the digest goes to
+ * the message-digest buffer), Sign (external message, from that buffer),
+ * idle.  Nonce and Sign must never interleave with another user's commands
+ * -- a second Nonce would replace the digest and the first user would sign
+ * the second one's -- so the whole sequence runs under the chip's lock, and
+ * a retry redoes all of it.
  * The public key of a slot is computed once (GenKey mode 0) and cached.
  *
  * Portable: the platform layer (atecc608_linux.c or atecc608_single.c)
@@ -22,41 +23,31 @@
 
 /* ---- KEYREF ------------------------------------------------------------- */
 
-static int key_is(const uint8_t *k, size_t klen, const char *name)
+/* A number of at most 4 digits, decimal or hex after "0x"; -1 if not. */
+static long number(const uint8_t *v, size_t n)
 {
-    return klen == strlen(name) && memcmp(k, name, klen) == 0;
-}
+    unsigned base = 10;
+    long x = 0;
 
-static int parse_uint(const uint8_t *v, size_t vlen, unsigned max, unsigned *out)
-{
-    unsigned base = 10, x = 0;
-    size_t i = 0;
-
-    if (vlen > 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) {
+    if (n > 2 && v[0] == '0' && (v[1] | 0x20) == 'x') {
         base = 16;
-        i = 2;
+        v += 2;
+        n -= 2;
     }
-    if (i == vlen || vlen - i > 4) {
+    if (n == 0 || n > 4) {
         return -1;
     }
-    for (; i < vlen; i++) {
-        unsigned d;
-        if (v[i] >= '0' && v[i] <= '9') {
-            d = (unsigned)(v[i] - '0');
-        } else if (base == 16 && v[i] >= 'a' && v[i] <= 'f') {
-            d = (unsigned)(v[i] - 'a' + 10);
-        } else if (base == 16 && v[i] >= 'A' && v[i] <= 'F') {
-            d = (unsigned)(v[i] - 'A' + 10);
-        } else {
-            return -1;
+    while (n-- > 0) {
+        unsigned c = *v++, d = c - '0';
+        if (d > 9) {
+            d = (c | 0x20u) - 'a' + 10u; /* a-f (any case); anything else is >= 16 */
+            if (base != 16 || d < 10 || d > 15) {
+                return -1;
+            }
         }
-        x = x * base + d;
+        x = x * (long)base + (long)d;
     }
-    if (x > max) {
-        return -1;
-    }
-    *out = x;
-    return 0;
+    return x;
 }
 
 psa_status_t kw608_keyref_parse(const uint8_t *ref, size_t len, kw608_keyref_t *kr)
@@ -76,7 +67,7 @@ psa_status_t kw608_keyref_parse(const uint8_t *ref, size_t len, kw608_keyref_t *
         const uint8_t *eq;
         size_t seg = end != NULL ? (size_t)(end - k) : len - pos;
         size_t klen, vlen;
-        unsigned x;
+        long x;
 
         eq = memchr(k, '=', seg);
         if (eq == NULL || eq == k || (size_t)(eq - k) + 1u == seg) {
@@ -85,25 +76,21 @@ psa_status_t kw608_keyref_parse(const uint8_t *ref, size_t len, kw608_keyref_t *
         klen = (size_t)(eq - k);
         v = eq + 1;
         vlen = seg - klen - 1u;
-        if (key_is(k, klen, "slot")) {
-            if (kr->slot >= 0 || vlen > 2 || parse_uint(v, vlen, 15, &x) != 0 ||
-                (v[0] == '0' && vlen > 1)) {
+        x = number(v, vlen);
+        if (klen == 4 && memcmp(k, "slot", 4) == 0) {
+            /* 0..15 in decimal, no leading zero, once */
+            if (kr->slot >= 0 || vlen > 2 || x < 0 || x > 15 || (v[0] == '0' && vlen > 1)) {
                 goto bad;
             }
             kr->slot = (int)x;
-        } else if (key_is(k, klen, "bus")) {
-            if (kr->bus != NULL) {
-                goto bad;
-            }
+        } else if (klen == 3 && memcmp(k, "bus", 3) == 0 && kr->bus == NULL) {
             kr->bus = (const char *)v;
             kr->bus_len = vlen;
-        } else if (key_is(k, klen, "addr")) {
-            if (kr->addr != 0 || parse_uint(v, vlen, 0x77, &x) != 0 || x < 0x08) {
-                goto bad;
-            }
+        } else if (klen == 4 && memcmp(k, "addr", 4) == 0 && kr->addr == 0 && x >= 0x08 &&
+                   x <= 0x77) {
             kr->addr = (uint8_t)x;
         } else {
-            goto bad;
+            goto bad; /* unknown key, repeated bus/addr, address out of range */
         }
         pos += seg;
         if (end != NULL) {
@@ -219,17 +206,27 @@ static int step_read_keyconfig(keyward_atecc608_t *dev, void *p)
 {
     step_arg_t *a = p;
     unsigned off = KW608_CFG_KEYCONFIG + 2u * a->slot;
-    /* Config address = byte offset / 4 (block<<3 | word). */
-    return keyward_atecc608_read(dev, KEYWARD_ATECC608_ZONE_CONFIG, (uint16_t)(off / 4u), a->out,
-                                 4);
+    /* Read, config zone, 4 bytes; address = byte offset / 4 (block<<3 |
+     * word).  The command directly rather than keyward_atecc608_read():
+     * that one's argument checks cost an MCU image about 50 bytes. */
+    return keyward_atecc608_command(dev, KEYWARD_ATECC608_OP_READ, KEYWARD_ATECC608_ZONE_CONFIG,
+                                    (uint16_t)(off / 4u), NULL, 0, a->out, 4);
 }
 
+/* The 608's sign sequence as cryptoauthlib's calib_sign runs it: Random
+ * (mode 0: "make sure RNG has updated its seed"), Nonce pass-through into
+ * the message-digest buffer (0x43), Sign external from it (0xA0).  Sources
+ * and the reasons for each step: docs/atecc608.md.  Random's 32 bytes go to
+ * the signature buffer, which Sign then overwrites. */
 static int step_sign(keyward_atecc608_t *dev, void *p)
 {
     step_arg_t *a = p;
-    int rc = keyward_atecc608_nonce_load(dev, 0x00, a->in);
+    int rc = keyward_atecc608_random(dev, a->out);
     if (rc == 0) {
-        rc = keyward_atecc608_sign_external(dev, a->slot, a->out);
+        rc = keyward_atecc608_nonce_load(dev, 0x40, a->in);
+    }
+    if (rc == 0) {
+        rc = keyward_atecc608_sign(dev, KEYWARD_ATECC608_SIGN_MSGDIGBUF, a->slot, a->out);
     }
     return rc;
 }

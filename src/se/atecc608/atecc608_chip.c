@@ -5,7 +5,7 @@
  */
 #include <string.h>
 
-#include "keyward/atecc608.h"
+#include "atecc608_proto.h"
 
 /* Word addresses (the first byte of every write). */
 #define WA_RESET 0x00u
@@ -19,41 +19,21 @@
 #define WAKE_TRIES 3
 
 /*
- * Execution-time budget (ms) per opcode: how long we keep polling before
- * calling the chip silent.  Microchip publishes the 608's maximum times
- * only under NDA; cryptoauthlib's table gives them for clock divider 0
- * (Sign, GenKey 115 ms) and the 0x68 divider is about 5.8x slower (Sign
- * 665 ms).  Polling ends as soon as the chip answers, so the budget is the
- * divider-0 time x6: safe for every ChipMode divider, costing nothing on
- * the normal path.
+ * Polling budget (ms): how long we keep polling before calling the chip
+ * silent.  Microchip publishes the 608's maximum times only under NDA;
+ * cryptoauthlib's table gives them for clock divider 0 (GenKey, Sign 115
+ * ms, ECDH 75, Verify 105; Write 45 and less for the rest) and the 0x68
+ * divider is about 5.8x slower (Sign 665 ms).  Polling ends as soon as the
+ * chip answers, so the budget is 6x the divider-0 time of the slowest
+ * command of each class: the ECC commands (opcodes 0x40..0x7F: GenKey,
+ * Sign, ECDH, Verify, SHA, SelfTest) 690 ms, the others (Read, Write,
+ * Nonce, Lock, Random, Info) 270 ms.  Two classes rather than a table: the
+ * budget costs nothing on the normal path, and a table costs the MCU build
+ * about 80 bytes.
  */
 static uint32_t budget_ms(uint8_t opcode)
 {
-    uint32_t nominal;
-
-    switch (opcode) {
-    case KEYWARD_ATECC608_OP_GENKEY:
-    case KEYWARD_ATECC608_OP_SIGN:
-        nominal = 115;
-        break;
-    case KEYWARD_ATECC608_OP_WRITE:
-        nominal = 45;
-        break;
-    case KEYWARD_ATECC608_OP_LOCK:
-        nominal = 35;
-        break;
-    case KEYWARD_ATECC608_OP_RANDOM:
-        nominal = 23;
-        break;
-    case KEYWARD_ATECC608_OP_NONCE:
-        nominal = 20;
-        break;
-    default: /* Read, Info */
-        nominal = 5;
-        break;
-    }
-    nominal *= 6u;
-    return nominal < 20u ? 20u : nominal;
+    return (opcode & 0x40u) ? 690u : 270u;
 }
 
 void keyward_atecc608_init(keyward_atecc608_t *dev, const keyward_i2c_class_t *i2c,
@@ -136,20 +116,43 @@ int keyward_atecc608_command(keyward_atecc608_t *dev, uint8_t opcode, uint8_t p1
     const uint8_t *payload;
     size_t len, plen;
     uint32_t waited_us = 0, budget_us = budget_ms(opcode) * 1000u;
+    static const uint8_t reset_wa = WA_RESET;
     int b, rc;
 
-    len = keyward_atecc608_packet(buf, sizeof(buf), opcode, p1, p2, data, dlen);
-    if (len == 0 || resp_len + 3u > sizeof(buf) || (resp_len > 0 && resp == NULL)) {
+    /* The packet is built here rather than by keyward_atecc608_packet():
+     * one place fewer for the MCU image to carry (that function is the same
+     * format for callers that only want the bytes, e.g. the tests). */
+    len = 7u + dlen;
+    if (len > 151u || resp_len + 3u > sizeof(buf) || (dlen > 0 && data == NULL)) {
         return KEYWARD_ATECC608_E_ARG;
     }
+    buf[0] = WA_COMMAND;
+    buf[1] = (uint8_t)len;
+    buf[2] = opcode;
+    buf[3] = p1;
+    buf[4] = (uint8_t)p2;
+    buf[5] = (uint8_t)(p2 >> 8);
+    if (dlen > 0) {
+        memcpy(buf + 6, data, dlen);
+    }
+    plen = keyward_atecc608_crc16(buf + 1, len - 2u);
+    buf[len - 1u] = (uint8_t)plen;
+    buf[len++] = (uint8_t)(plen >> 8);
     rc = bus_rc(dev->i2c->write(dev->i2c_ctx, dev->addr, buf, len));
     if (rc != 0) {
         return rc;
     }
-    /* The chip NAKs its address until the command has executed. */
+    /* The chip NAKs its address until the command has executed.  Each
+     * receive starts with a reset of the read address (word address 0x00),
+     * as cryptoauthlib's calib_execute_receive does: the count byte is then
+     * always the reply's first byte, whatever an earlier read left behind.
+     * While the chip is busy that write is NAKed: it is the poll. */
     dev->i2c->delay_us(dev->i2c_ctx, POLL_FIRST_US);
     for (;;) {
-        b = dev->i2c->read(dev->i2c_ctx, dev->addr, buf, 1);
+        b = dev->i2c->write(dev->i2c_ctx, dev->addr, &reset_wa, 1);
+        if (b == KEYWARD_I2C_OK) {
+            b = dev->i2c->read(dev->i2c_ctx, dev->addr, buf, 1);
+        }
         if (b != KEYWARD_I2C_NAK) {
             break;
         }
@@ -222,9 +225,9 @@ int keyward_atecc608_lock(keyward_atecc608_t *dev, uint8_t mode, uint16_t crc)
 
 int keyward_atecc608_random(keyward_atecc608_t *dev, uint8_t out[32])
 {
-    uint8_t zero[20] = {0}; /* Random's mode 0 takes 20 bytes of zeros */
-    return keyward_atecc608_command(dev, KEYWARD_ATECC608_OP_RANDOM, 0x00, 0, zero, sizeof(zero),
-                                    out, 32);
+    /* Mode 0 (update the seed), no data: count 7, as cryptoauthlib sends it
+     * (RANDOM_COUNT = the minimum packet); docs/atecc608.md. */
+    return keyward_atecc608_command(dev, KEYWARD_ATECC608_OP_RANDOM, 0x00, 0, NULL, 0, out, 32);
 }
 
 int keyward_atecc608_nonce_load(keyward_atecc608_t *dev, uint8_t target, const uint8_t in[32])
@@ -237,12 +240,12 @@ int keyward_atecc608_nonce_load(keyward_atecc608_t *dev, uint8_t target, const u
                                     in, 32, NULL, 0);
 }
 
-int keyward_atecc608_sign_external(keyward_atecc608_t *dev, uint8_t slot, uint8_t sig[64])
+int keyward_atecc608_sign(keyward_atecc608_t *dev, uint8_t mode, uint8_t slot, uint8_t sig[64])
 {
     if (slot > 15u) {
         return KEYWARD_ATECC608_E_ARG;
     }
-    return keyward_atecc608_command(dev, KEYWARD_ATECC608_OP_SIGN, 0x80, slot, NULL, 0, sig, 64);
+    return keyward_atecc608_command(dev, KEYWARD_ATECC608_OP_SIGN, mode, slot, NULL, 0, sig, 64);
 }
 
 int keyward_atecc608_genkey(keyward_atecc608_t *dev, uint8_t mode, uint8_t slot, uint8_t pub[64])

@@ -2,7 +2,7 @@
 #ifndef KEYWARD_ATECC608_INTERNAL_H
 #define KEYWARD_ATECC608_INTERNAL_H
 
-#include "keyward/atecc608.h"
+#include "atecc608_proto.h"
 #include "keyward/backend.h"
 
 /* A parsed KEYREF "atecc608:slot=N;bus=B;addr=A" (any order, each optional).

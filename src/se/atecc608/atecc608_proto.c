@@ -9,7 +9,7 @@
  */
 #include <string.h>
 
-#include "keyward/atecc608.h"
+#include "atecc608_proto.h"
 
 #define COUNT_MIN 4u   /* count + 1 byte + crc: a status reply */
 #define COUNT_MAX 155u /* command max 151 (datasheet); replies up to 75; leave room */

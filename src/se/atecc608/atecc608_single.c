@@ -6,7 +6,7 @@
  * KEYWARD_ATECC608_LOCK(dev)/KEYWARD_ATECC608_UNLOCK(dev) to take a mutex:
  * Nonce and Sign must not interleave.
  */
-#include "keyward/atecc608.h"
+#include "atecc608_proto.h"
 #include "keyward/backend.h"
 
 #ifndef KEYWARD_ATECC608_LOCK

@@ -1,5 +1,7 @@
 /*
  * keyward-tool's ATECC608 subcommands: info and provision (hosted builds).
+ * A program over keyward's internal ATECC608 protocol layer
+ * (src/se/atecc608/atecc608_proto.h), so it lives with the programs.
  *
  * The default configuration written by provision (docs/atecc608.md):
  *   slots 0-4  P-256 private keys: SlotConfig 0x2083 (ExtSign, IntSign,
@@ -15,7 +17,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "atecc608_internal.h"
+#include "atecc608_tool.h"
+#include "se/atecc608/atecc608_internal.h"
 #include "keyward/keyward.h"
 
 typedef struct {

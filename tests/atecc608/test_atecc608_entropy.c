@@ -1,0 +1,89 @@
+/*
+ * The ATECC608 entropy source (src/se/atecc608/atecc608_entropy.c, built
+ * here with MBEDTLS_ENTROPY_HARDWARE_ALT as an MCU image builds it) against
+ * the emulator: refused while the config zone is unlocked, without sending
+ * a single Random; after provisioning, mbedtls_hardware_poll fills any
+ * length with 32-byte Random commands, and plugs into Mbed TLS's entropy
+ * module as a strong source.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "emu_helper.h"
+#include "keyward/keyward.h"
+#include "mbedtls/entropy.h"
+
+int mbedtls_hardware_poll(void *data, unsigned char *output, size_t len, size_t *olen);
+
+static int is_pattern(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != ((i % 4) < 2 ? 0xFF : 0x00)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int main(void)
+{
+    static const char *const args[] = {"--time-scale", "0.05", NULL};
+    kw_emu_t emu;
+    char chip[400];
+    uint8_t a[100], b[100], seed[MBEDTLS_ENTROPY_BLOCK_SIZE];
+    size_t olen = 99;
+    mbedtls_entropy_context ctx;
+
+    kw_emu_start(&emu, args);
+    CHECK(psa_crypto_init() == PSA_SUCCESS);
+    CHECK(keyward_init() == PSA_SUCCESS);
+    setenv("KEYWARD_ATECC608_BUS", emu.bus, 1);
+    snprintf(chip, sizeof(chip), "atecc608:bus=%s", emu.bus);
+
+    /* Unlocked: refused, output zeroed, no Random sent. */
+    memset(a, 0xAA, sizeof(a));
+    kw_emu_ctl(&emu, "stats reset");
+    CHECK(mbedtls_hardware_poll(NULL, a, sizeof(a), &olen) == MBEDTLS_ERR_ENTROPY_SOURCE_FAILED);
+    CHECK_EQ(olen, 0);
+    CHECK(strstr(keyward_last_error(), "unlocked") != NULL);
+    for (size_t i = 0; i < sizeof(a); i++) {
+        CHECK_EQ(a[i], 0);
+    }
+    CHECK_EQ(kw_emu_stat(&emu, "cmd_random"), 0);
+    CHECK_EQ(kw_emu_stat(&emu, "cmd_read"), 1);
+    CHECK(keyward_atecc608_entropy(a, 32) == PSA_ERROR_BAD_STATE);
+
+    CHECK_EQ(keyward_atecc608_tool_provision(chip), 0);
+    kw_emu_ctl(&emu, "stats reset");
+    CHECK(mbedtls_hardware_poll(NULL, a, sizeof(a), &olen) == 0);
+    CHECK_EQ(olen, sizeof(a));
+    CHECK_EQ(kw_emu_stat(&emu, "cmd_random"), 4); /* 100 bytes: 4 x 32 */
+    CHECK_EQ(kw_emu_stat(&emu, "wakes"), 1);
+    CHECK(mbedtls_hardware_poll(NULL, b, sizeof(b), &olen) == 0);
+    CHECK(!is_pattern(a, 32) && memcmp(a, b, sizeof(a)) != 0);
+    /* 300 bytes: three sessions of at most 128 bytes (10 Randoms). */
+    {
+        static uint8_t big[300];
+        kw_emu_ctl(&emu, "stats reset");
+        CHECK(keyward_atecc608_entropy(big, sizeof(big)) == PSA_SUCCESS);
+        CHECK_EQ(kw_emu_stat(&emu, "cmd_random"), 10);
+        CHECK_EQ(kw_emu_stat(&emu, "wakes"), 3);
+    }
+    /* A chip that keeps failing: the source fails, the output is zero. */
+    kw_emu_ctl(&emu, "fault random:*:status=0f");
+    memset(a, 0xAA, sizeof(a));
+    CHECK(mbedtls_hardware_poll(NULL, a, 64, &olen) != 0);
+    CHECK(a[0] == 0 && a[63] == 0);
+    kw_emu_ctl(&emu, "fault clear");
+
+    /* As Mbed TLS's entropy module uses it. */
+    mbedtls_entropy_init(&ctx);
+    CHECK(mbedtls_entropy_add_source(&ctx, mbedtls_hardware_poll, NULL, 32,
+                                     MBEDTLS_ENTROPY_SOURCE_STRONG) == 0);
+    kw_emu_ctl(&emu, "stats reset");
+    CHECK(mbedtls_entropy_func(&ctx, seed, sizeof(seed)) == 0);
+    CHECK(kw_emu_stat(&emu, "cmd_random") >= 1);
+    mbedtls_entropy_free(&ctx);
+    printf("atecc608 entropy: ok\n");
+    return 0;
+}
