@@ -171,7 +171,8 @@ static int step_psa(void)
         printf("fw: psa_crypto_init: %s (%d); entropy source: %s\n", psa_name(status), (int)status,
                why == PSA_SUCCESS ? "ok" : psa_name(why));
         if (why == PSA_ERROR_BAD_STATE) {
-            return fail(FW_EXIT_UNPROVISIONED, "chip not provisioned (config zone unlocked)");
+            return fail(FW_EXIT_UNPROVISIONED,
+                        "chip not provisioned (configuration zone unlocked: its RNG gives a fixed pattern)");
         }
         return fail(FW_EXIT_INIT, "no entropy from the chip");
     }

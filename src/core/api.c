@@ -76,7 +76,13 @@ psa_status_t keyward_ref_from_keyref(const keyward_backend_t *be, const char *ke
         keyward_set_error("KEYREF longer than %u bytes", (unsigned)ref_size);
         return PSA_ERROR_INVALID_ARGUMENT;
     }
+#if defined(KEYWARD_SECRETS_MAX) && KEYWARD_SECRETS_MAX == 0
+    memcpy(ref, keyref, len); /* MCU profile: no secret attributes (redact.c) */
+    *ref_len = len;
+    return PSA_SUCCESS;
+#else
     return keyward_keyref_strip(keyref, (char *)ref, ref_size, ref_len);
+#endif
 }
 
 void keyward_default_policy(psa_key_attributes_t *attr, psa_key_type_t type)

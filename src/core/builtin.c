@@ -56,6 +56,15 @@ void keyward_builtin_clear(void)
     UNLOCK();
 }
 
+/* MCU builds (no threads) usually declare their keys with
+ * keyward_builtin_add alone: folding these helpers into it there keeps the
+ * footprint budget (bench/footprint.sh); hosted builds keep one copy. */
+#if defined(KEYWARD_NO_THREADS) && defined(__GNUC__)
+#define KW_FOLD inline __attribute__((always_inline))
+#else
+#define KW_FOLD
+#endif
+
 static int id_declared(psa_key_id_t id)
 {
     for (size_t i = 0; i < builtin_count; i++) {
@@ -67,7 +76,7 @@ static int id_declared(psa_key_id_t id)
 }
 
 /* Appends an entry; called with the lock held.  keyref is secret-free. */
-static psa_status_t add_locked(psa_key_id_t id, const char *keyref, psa_key_type_t type,
+static KW_FOLD psa_status_t add_locked(psa_key_id_t id, const char *keyref, psa_key_type_t type,
                                size_t bits, psa_key_usage_t usage, psa_algorithm_t alg,
                                psa_algorithm_t alg2)
 {
@@ -99,7 +108,7 @@ static psa_status_t add_locked(psa_key_id_t id, const char *keyref, psa_key_type
     return PSA_SUCCESS;
 }
 
-static psa_status_t check_args(psa_key_id_t id, const char *keyref, size_t bits)
+static KW_FOLD psa_status_t check_args(psa_key_id_t id, const char *keyref, size_t bits)
 {
     if (id < MBEDTLS_PSA_KEY_ID_BUILTIN_MIN || id > MBEDTLS_PSA_KEY_ID_BUILTIN_MAX) {
         keyward_set_error("builtin key id 0x%08x is outside 0x%08x..0x%08x", (unsigned)id,

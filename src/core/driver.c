@@ -26,6 +26,13 @@ static psa_key_location_t location_of(const psa_key_attributes_t *attributes)
  * backend's parser. */
 static int text_ref_has_secret(const keyward_backend_t *be, const uint8_t *ref, size_t ref_len)
 {
+#if defined(KEYWARD_SECRETS_MAX) && KEYWARD_SECRETS_MAX == 0
+    /* MCU profile: no secret store, no secret attributes (see redact.c). */
+    (void)be;
+    (void)ref;
+    (void)ref_len;
+    return 0;
+#else
     char text[KEYWARD_REF_MAX + 1];
     size_t n = strlen(be->scheme);
     int secret;
@@ -39,6 +46,7 @@ static int text_ref_has_secret(const keyward_backend_t *be, const uint8_t *ref, 
     secret = keyward_keyref_has_secret(text);
     mbedtls_platform_zeroize(text, ref_len);
     return secret;
+#endif
 }
 
 /* Parses the key buffer and finds its backend, which must be the one of the
@@ -127,6 +135,7 @@ static psa_status_t finish_key(const keyward_backend_t *be, const psa_key_attrib
     return status;
 }
 
+#if !(defined(KEYWARD_SECRETS_MAX) && KEYWARD_SECRETS_MAX == 0)
 /* psa_import_key() of KEYREF text that carries a PIN or auth value.  PSA
  * writes a persistent key's buffer to storage: refused.  A volatile key gets
  * the secret-free ref; the backend keeps the secret in process memory. */
@@ -157,6 +166,7 @@ static psa_status_t import_text_with_secret(const keyward_backend_t *be,
     mbedtls_platform_zeroize(ref, sizeof(ref));
     return status;
 }
+#endif
 
 psa_status_t keyward_psa_import_key(const psa_key_attributes_t *attributes, const uint8_t *data,
                                     size_t data_length, uint8_t *key_buffer,
@@ -173,10 +183,12 @@ psa_status_t keyward_psa_import_key(const psa_key_attributes_t *attributes, cons
         keyward_set_error("key reference is empty or longer than %u bytes", KEYWARD_REF_MAX);
         return PSA_ERROR_INVALID_ARGUMENT;
     }
+#if !(defined(KEYWARD_SECRETS_MAX) && KEYWARD_SECRETS_MAX == 0)
     if (text_ref_has_secret(be, data, data_length)) {
         return import_text_with_secret(be, attributes, data, data_length, key_buffer,
                                        key_buffer_size, key_buffer_length, bits);
     }
+#endif
     return finish_key(be, attributes, data, data_length, key_buffer, key_buffer_size,
                       key_buffer_length, bits);
 }

@@ -23,7 +23,7 @@
 #include "atecc608_internal.h"
 #include "mbedtls/platform_util.h"
 
-#define CHUNK 128u           /* 4 Random commands, about 100 ms */
+#define CHUNK 32u            /* one Random command per wake (~25 ms): far inside any watchdog */
 #define CFG_WORD_LOCKS 0x15u /* config bytes 84..87: ..., LockValue, LockConfig */
 #define RC_UNLOCKED 0x100    /* not a chip status: the config zone is unlocked */
 
