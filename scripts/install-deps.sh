@@ -5,7 +5,8 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config python3 bzip2 xz-utils openssl debian-archive-keyring
       iproute2 procps coreutils
       libp11-kit-dev p11-kit softhsm2 opensc gnutls-bin nginx-light
-      libtss2-dev swtpm swtpm-tools tpm2-tools tpm2-openssl gcc-arm-none-eabi)
+      libtss2-dev swtpm swtpm-tools tpm2-tools tpm2-openssl gcc-arm-none-eabi
+      tpm2-abrmd libtss2-tcti-tabrmd0 dbus)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -64,6 +64,9 @@ typedef struct keyward_backend {
      * algorithm this SE can do (ATECC608: ECDSA with SHA-256), used as the
      * key's policy so that PSA and TLS see the limit up front. */
     psa_algorithm_t sign_alg;
+
+    /* Optional.  Called by keyward_deinit(): flush loaded objects, close sessions, zeroise cached secrets. */
+    void (*shutdown)(void);
 } keyward_backend_t;
 
 /* The backends compiled in (src/core/backends.c), NULL-terminated. */

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "keyward/backend.h"
@@ -520,6 +521,88 @@ static int run_hygiene(long n)
     return 0;
 }
 
+static double now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+/* Two keys used in turn (a process serving two identities) must both stay
+ * loaded: no TPM2_Load once both are in the cache.  Then the backend's
+ * shutdown op flushes them. */
+static int run_alternate(long n)
+{
+    psa_key_id_t keys[2] = {0};
+    uint8_t hash[32] = {7}, sig[PSA_SIGNATURE_MAX_SIZE];
+    size_t len = 0;
+    unsigned long loads;
+    long failures = 0;
+    double t0, t_one, t_two;
+    extern const keyward_backend_t keyward_tpm2_backend;
+
+    CHECK_STATUS(keyward_key_open(keyref_file("p256.pem", NULL), &keys[0]), PSA_SUCCESS,
+                 "open p256.pem");
+    CHECK_STATUS(keyward_key_open(keyref_file("p256b.pem", NULL), &keys[1]), PSA_SUCCESS,
+                 "open p256b.pem");
+    /* One key alone: the reference time. */
+    t0 = now_us();
+    for (long i = 0; i < n; i++) {
+        failures += psa_sign_hash(keys[0], PSA_ALG_ECDSA(PSA_ALG_SHA_256), hash, 32, sig,
+                                  sizeof(sig), &len) != PSA_SUCCESS;
+    }
+    t_one = (now_us() - t0) / (double)n;
+    for (int i = 0; i < 2; i++) { /* both in the cache */
+        failures += psa_sign_hash(keys[i], PSA_ALG_ECDSA(PSA_ALG_SHA_256), hash, 32, sig,
+                                  sizeof(sig), &len) != PSA_SUCCESS;
+    }
+    loads = keyward_tpm2_load_count();
+    t0 = now_us();
+    for (long i = 0; i < n; i++) {
+        failures += psa_sign_hash(keys[i % 2], PSA_ALG_ECDSA(PSA_ALG_SHA_256), hash, 32, sig,
+                                  sizeof(sig), &len) != PSA_SUCCESS;
+    }
+    t_two = (now_us() - t0) / (double)n;
+    loads = keyward_tpm2_load_count() - loads;
+    CHECK(failures == 0, "%ld signatures with one key, then %ld alternating between two", n, n);
+    CHECK(loads == 0, "two alternating keys: %lu loads in %ld signatures (want 0)", loads, n);
+    printf("#    one key %.1f us/signature, two alternating keys %.1f us/signature (ratio %.2f)\n",
+           t_one, t_two, t_two / t_one);
+    CHECK(transient_count() > 0, "objects stay loaded between signatures (the cache)");
+    keyward_tpm2_backend.shutdown();
+    CHECK(transient_count() == 0, "the backend's shutdown op flushes everything");
+    keyward_tpm2_release();
+    psa_destroy_key(keys[0]);
+    psa_destroy_key(keys[1]);
+    return 0;
+}
+
+/* Signs until killed (for the killed-client tests); writes DIR/signing
+ * after the first signature so the test can wait for that state. */
+static int run_loop(void)
+{
+    psa_key_id_t key = 0;
+    uint8_t hash[32] = {9}, sig[PSA_SIGNATURE_MAX_SIZE];
+    size_t len = 0;
+
+    verbose = 0;
+    CHECK_STATUS(keyward_key_open(keyref_file("p256.pem", NULL), &key), PSA_SUCCESS, "open");
+    for (long i = 0;; i++) {
+        psa_status_t st = psa_sign_hash(key, PSA_ALG_ECDSA(PSA_ALG_SHA_256), hash, 32, sig,
+                                        sizeof(sig), &len);
+        if (st != PSA_SUCCESS) {
+            printf("FAIL signature %ld: %s %s\n", i, keyward_status_name(st), keyward_last_error());
+            return 1;
+        }
+        if (i == 0) {
+            FILE *f = fopen(path("signing"), "w");
+            if (f != NULL) {
+                fclose(f);
+            }
+        }
+    }
+}
+
 static int run_restart(void)
 {
     psa_key_id_t key = 0;
@@ -582,7 +665,7 @@ int main(int argc, char **argv)
     int rc = 2;
 
     if (argc < 2 || keyward_init() != PSA_SUCCESS) {
-        fprintf(stderr, "usage: tpm2_psa_test psa|persist-create|persist-use|hygiene|restart DIR "
+        fprintf(stderr, "usage: tpm2_psa_test psa|persist-create|persist-use|hygiene|alternate|loop|restart DIR "
                         "[N] | mixed KEYREF...\n");
         return 2;
     }
@@ -595,6 +678,10 @@ int main(int argc, char **argv)
         rc = run_persist(0);
     } else if (strcmp(argv[1], "hygiene") == 0) {
         rc = run_hygiene(argc > 3 ? atol(argv[3]) : 10000);
+    } else if (strcmp(argv[1], "alternate") == 0) {
+        rc = run_alternate(argc > 3 ? atol(argv[3]) : 200);
+    } else if (strcmp(argv[1], "loop") == 0) {
+        rc = run_loop();
     } else if (strcmp(argv[1], "restart") == 0) {
         rc = run_restart();
     } else if (strcmp(argv[1], "mixed") == 0) {

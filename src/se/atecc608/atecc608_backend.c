@@ -436,4 +436,5 @@ const keyward_backend_t keyward_atecc608_backend = {
     atecc_keyref_is_builtin,
     atecc_generate,
     PSA_ALG_ECDSA(PSA_ALG_SHA_256), /* the chip signs 32-byte digests only */
+    NULL,                           /* shutdown */
 };

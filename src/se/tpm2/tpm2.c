@@ -372,4 +372,5 @@ const keyward_backend_t keyward_tpm2_backend = {
     .export_public = tpm2_export_public,
     .keyref_is_builtin = tpm2_keyref_is_builtin,
     .generate = kw_tpm2_generate,
+    .shutdown = keyward_tpm2_release,
 };

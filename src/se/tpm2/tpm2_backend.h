@@ -32,16 +32,19 @@ typedef enum { SLOT_FREE = 0, SLOT_SRK, SLOT_KEY } kw_tpm2_slot_kind_t;
 /* A transient object keyward loaded (the standard SRK or a blob key). */
 typedef struct {
     kw_tpm2_slot_kind_t kind;
-    ESYS_TR tr;
-    uint8_t id[32]; /* SHA-256(parent || TPM2B_PUBLIC || TPM2B_PRIVATE) */
+    ESYS_TR tr;         /* ESYS_TR_NONE until checked on the current connection */
+    TPM2_HANDLE handle; /* the TPM's handle for it */
+    TPM2B_NAME name;    /* what the object at that handle must be called */
+    uint8_t id[32];     /* SHA-256(parent || TPM2B_PUBLIC || TPM2B_PRIVATE) */
     uint64_t last_use;
 } kw_tpm2_slot_t;
 
 /* An open ESYS_TR (and public area) for a persistent handle. */
 typedef struct {
     uint32_t handle; /* 0: free */
-    ESYS_TR tr;
+    ESYS_TR tr;      /* ESYS_TR_NONE until checked on the current connection */
     TPM2B_PUBLIC pub;
+    TPM2B_NAME name;
     uint64_t last_use;
 } kw_tpm2_persist_t;
 
@@ -49,6 +52,10 @@ typedef struct {
 typedef struct {
     int used;
     char tcti[KW_TPM2_TCTI_MAX]; /* "" = tss2's default */
+    int rm;                      /* 1: behind a resource manager (no lock, kept open) */
+    int lock_fd;                 /* the cross-process lock file, -1 if none (yet) */
+    void *tcti_lib;              /* the TCTI's library, kept loaded */
+    size_t budget;               /* objects we may keep loaded; 0: not asked yet */
     TSS2_TCTI_CONTEXT *tcti_ctx;
     ESYS_CONTEXT *esys;
     int srk_checked;
@@ -84,10 +91,21 @@ psa_status_t kw_tpm2_fail_rc(const char *what, TSS2_RC rc);
 
 /* tpm2_conn.c ------------------------------------------------------------ */
 
+extern unsigned long kw_tpm2_loads;
 psa_status_t kw_tpm2_run_op(const kw_tpm2_ref_t *r, kw_tpm2_op_fn_t fn, void *arg);
 void kw_tpm2_make_room(kw_tpm2_conn_t *c, const kw_tpm2_slot_t *keep, size_t want);
 kw_tpm2_slot_t *kw_tpm2_slot_new(kw_tpm2_conn_t *c, kw_tpm2_slot_kind_t kind, ESYS_TR tr,
                                  const uint8_t id[32]);
+/* Makes a cached slot usable on the current connection: checks that the
+ * TPM object at its handle still has its name.  PSA_ERROR_DOES_NOT_EXIST
+ * (slot forgotten, not flushed: it is not ours any more) when it does not. */
+psa_status_t kw_tpm2_slot_use(kw_tpm2_conn_t *c, kw_tpm2_slot_t *s, TSS2_RC *rc);
+/* Flushes s (checked first: never someone else's object) and frees it. */
+/* The name ESYS holds for tr (without recomputing it). */
+int kw_tpm2_tr_name(ESYS_CONTEXT *esys, ESYS_TR tr, TPM2B_NAME *name);
+void kw_tpm2_slot_flush(kw_tpm2_conn_t *c, kw_tpm2_slot_t *s);
+size_t kw_tpm2_budget(const kw_tpm2_conn_t *c);
+size_t kw_tpm2_slots_used(const kw_tpm2_conn_t *c);
 psa_status_t kw_tpm2_persist_get(kw_tpm2_conn_t *c, uint32_t handle, kw_tpm2_persist_t **out,
                                  TSS2_RC *rc);
 void kw_tpm2_persist_forget(kw_tpm2_conn_t *c, kw_tpm2_persist_t *p);

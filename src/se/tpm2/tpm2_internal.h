@@ -128,5 +128,8 @@ psa_status_t keyward_tpm2_transient_handles(const char *tcti, uint32_t *handles,
 /* Flushes every object keyward loaded and closes every TPM connection.
  * Also run at exit.  The next operation reconnects. */
 void keyward_tpm2_release(void);
+/* How many objects keyward loaded into the TPM (TPM2_Load, and
+ * TPM2_CreatePrimary for the SRK) since the process started. */
+unsigned long keyward_tpm2_load_count(void);
 
 #endif

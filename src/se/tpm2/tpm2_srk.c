@@ -69,10 +69,16 @@ psa_status_t kw_tpm2_srk_get(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, ESYS_TR 
     }
     for (size_t i = 0; i < KW_TPM2_MAX_SLOTS; i++) {
         if (c->slots[i].kind == SLOT_SRK) {
-            c->slots[i].last_use = ++c->clock;
-            *tr = c->slots[i].tr;
-            *pin = &c->slots[i];
-            return PSA_SUCCESS;
+            status = kw_tpm2_slot_use(c, &c->slots[i], rc);
+            if (status == PSA_SUCCESS) {
+                *tr = c->slots[i].tr;
+                *pin = &c->slots[i];
+                return PSA_SUCCESS;
+            }
+            if (status != PSA_ERROR_DOES_NOT_EXIST) {
+                return status;
+            }
+            break; /* flushed by someone else: make it again */
         }
     }
     memset(&sens, 0, sizeof(sens));
@@ -121,6 +127,7 @@ psa_status_t kw_tpm2_srk_get(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, ESYS_TR 
         }
     }
     c->srk_checked = 1;
+    kw_tpm2_loads++;
     *pin = kw_tpm2_slot_new(c, SLOT_SRK, prim, NULL);
     if (*pin == NULL) {
         (void)Esys_FlushContext(c->esys, prim);
