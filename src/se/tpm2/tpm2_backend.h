@@ -78,6 +78,18 @@ typedef struct {
 typedef psa_status_t (*kw_tpm2_op_fn_t)(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, void *arg,
                                         TSS2_RC *rc);
 
+/* What a signature needs (tpm2_sign.c, tpm2_pss.c). */
+typedef struct {
+    psa_key_type_t type;
+    size_t bits;
+    TPMI_ALG_SIG_SCHEME scheme;
+    TPMI_ALG_HASH hash;
+    const uint8_t *digest;
+    size_t digest_len;
+    uint8_t *sig;
+    size_t sig_size, *sig_len;
+} kw_tpm2_sign_arg_t;
+
 /* tpm2_rc.c -------------------------------------------------------------- */
 
 /* The TPM response code without handle/session/parameter numbers. */
@@ -131,6 +143,21 @@ psa_status_t kw_tpm2_ref_parse_checked(const uint8_t *ref, size_t ref_len, kw_tp
 psa_status_t kw_tpm2_blob_unmarshal(const kw_tpm2_ref_t *r, TPM2B_PUBLIC *pub, TPM2B_PRIVATE *priv);
 psa_status_t kw_tpm2_pub_describe(const TPMT_PUBLIC *p, psa_key_type_t *type, size_t *bits);
 void kw_tpm2_put_padded(uint8_t *out, size_t width, const uint8_t *v, size_t v_len);
+
+/* tpm2_sign.c, tpm2_pss.c ------------------------------------------------ */
+
+psa_status_t kw_tpm2_sign_set_auth(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r,
+                                   const kw_tpm2_key_obj_t *k, TSS2_RC *rc, int *have_auth);
+psa_status_t kw_tpm2_sign_tpm(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, kw_tpm2_key_obj_t *k,
+                              const kw_tpm2_sign_arg_t *s, TSS2_RC *rc);
+/* RSA-PSS with salt = hash length, whatever the TPM's own PSS does. */
+psa_status_t kw_tpm2_pss_sign(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, kw_tpm2_key_obj_t *k,
+                              const kw_tpm2_sign_arg_t *a, TSS2_RC *rc);
+/* Whether TPM2_RSA_Decrypt with scheme NULL (raw RSA) works with the key. */
+int kw_tpm2_pss_raw_allowed(const TPMT_PUBLIC *p);
+/* Signs with tr's RSA-PSS and checks the salt length: 0 hash length, 1
+ * another, -1 failure (*rc).  tr's auth value must be set. */
+int kw_tpm2_pss_probe(kw_tpm2_conn_t *c, ESYS_TR tr, const TPMT_PUBLIC *p, TSS2_RC *rc);
 
 /* tpm2_sign.c / tpm2_keygen.c: the backend entry points ------------------- */
 

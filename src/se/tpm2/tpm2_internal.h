@@ -131,5 +131,12 @@ void keyward_tpm2_release(void);
 /* How many objects keyward loaded into the TPM (TPM2_Load, and
  * TPM2_CreatePrimary for the SRK) since the process started. */
 unsigned long keyward_tpm2_load_count(void);
+/* Test double for a TPM that signs RSA-PSS with the maximum salt length:
+ * while twin_keyref is set, every TPM PSS signature is replaced by a
+ * max-salt one made with raw RSA on twin_keyref (the same key pair with
+ * the decrypt attribute); NULL turns it off.  Either call forgets what
+ * keyward learnt about keys' PSS.  _emulated counts the replaced ones. */
+void keyward_tpm2_test_pss_max_salt(const char *twin_keyref);
+unsigned long keyward_tpm2_test_pss_emulated(void);
 
 #endif

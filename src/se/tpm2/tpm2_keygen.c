@@ -22,6 +22,7 @@ typedef struct {
     uint32_t parent;
     TPM2B_PRIVATE *priv_out;
     TPM2B_PUBLIC *pub_out;
+    int added_decrypt; /* RSA: the TPM's PSS needed the raw-RSA fallback */
 } gen_arg_t;
 
 static psa_status_t gen_op(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, void *arg, TSS2_RC *rc)
@@ -47,6 +48,42 @@ static psa_status_t gen_op(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, void *arg,
                       &g->tmpl, &outside, &pcrs, &priv, &pub, NULL, NULL, NULL);
     if (*rc != TSS2_RC_SUCCESS) {
         return kw_tpm2_fail_rc("TPM2_Create", *rc);
+    }
+    if (g->tmpl.publicArea.type == TPM2_ALG_RSA &&
+        !(g->tmpl.publicArea.objectAttributes & TPMA_OBJECT_DECRYPT)) {
+        /* RSA keys are sign-only unless this TPM's own RSA-PSS uses another
+         * salt length than TLS 1.3 needs: then only raw RSA (decrypt) lets
+         * keyward make PSS signatures (tpm2_pss.c).  Probe with the new key. */
+        int verdict = -1;
+        ESYS_TR obj = ESYS_TR_NONE;
+        kw_tpm2_make_room(c, pin, 1);
+        *rc = Esys_Load(c->esys, parent, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, priv, pub,
+                        &obj);
+        if (*rc == TSS2_RC_SUCCESS) {
+            *rc = Esys_TR_SetAuth(c->esys, obj, &g->sens.sensitive.userAuth);
+        }
+        if (*rc == TSS2_RC_SUCCESS) {
+            verdict = kw_tpm2_pss_probe(c, obj, &pub->publicArea, rc);
+            (void)Esys_FlushContext(c->esys, obj);
+        }
+        if (verdict < 0) {
+            Esys_Free(priv);
+            Esys_Free(pub);
+            return kw_tpm2_fail_rc("RSA-PSS probe of the new key", *rc);
+        }
+        if (verdict > 0) {
+            Esys_Free(priv);
+            Esys_Free(pub);
+            priv = NULL;
+            pub = NULL;
+            g->tmpl.publicArea.objectAttributes |= TPMA_OBJECT_DECRYPT;
+            *rc = Esys_Create(c->esys, parent, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                              &g->sens, &g->tmpl, &outside, &pcrs, &priv, &pub, NULL, NULL, NULL);
+            if (*rc != TSS2_RC_SUCCESS) {
+                return kw_tpm2_fail_rc("TPM2_Create", *rc);
+            }
+            g->added_decrypt = 1;
+        }
     }
     *g->priv_out = *priv;
     *g->pub_out = *pub;
@@ -189,6 +226,13 @@ psa_status_t kw_tpm2_generate(const char *target, psa_key_type_t type, size_t bi
         }
     }
     status = kw_tpm2_ref_build(&kf, 0, &kr, ref, ref_size, ref_len);
+    if (status == PSA_SUCCESS && g.added_decrypt) {
+        /* Not a failure: left for the caller to show (keyward_last_error). */
+        keyward_set_error("warning: this TPM signs RSA-PSS with a salt length other than the hash "
+                          "length; the key was made with the decrypt attribute so that keyward "
+                          "can sign RSA-PSS for TLS 1.3 through raw RSA (the key can also "
+                          "decrypt)");
+    }
 exit:
     if (fd >= 0) {
         close(fd);

@@ -11,17 +11,6 @@
 
 /* ---- sign ----------------------------------------------------------------- */
 
-typedef struct {
-    psa_key_type_t type;
-    size_t bits;
-    TPMI_ALG_SIG_SCHEME scheme;
-    TPMI_ALG_HASH hash;
-    const uint8_t *digest;
-    size_t digest_len;
-    uint8_t *sig;
-    size_t sig_size, *sig_len;
-} sign_arg_t;
-
 static TPMI_ALG_HASH tpm_hash_of(psa_algorithm_t h)
 {
     switch (h) {
@@ -54,7 +43,7 @@ static const char *scheme_name(TPMI_ALG_SIG_SCHEME s)
 
 /* What the key's public area allows, checked before the TPM is asked, so
  * the application gets a clear reason. */
-static psa_status_t check_key_allows(const TPMT_PUBLIC *p, const sign_arg_t *s)
+static psa_status_t check_key_allows(const TPMT_PUBLIC *p, const kw_tpm2_sign_arg_t *s)
 {
     const TPMT_ASYM_SCHEME *ks;
 
@@ -82,44 +71,34 @@ static psa_status_t check_key_allows(const TPMT_PUBLIC *p, const sign_arg_t *s)
     return PSA_SUCCESS;
 }
 
-static psa_status_t sign_op(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, void *arg, TSS2_RC *rc)
+/* Sets the key's auth value on its ESYS_TR.  Without an auth value, the
+ * empty one is tried even if the key file says emptyAuth FALSE:
+ * tpm2_encodeobject writes FALSE for keys that have none. */
+psa_status_t kw_tpm2_sign_set_auth(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r,
+                                   const kw_tpm2_key_obj_t *k, TSS2_RC *rc, int *have_auth)
 {
-    sign_arg_t *s = arg;
-    kw_tpm2_key_obj_t k;
-    psa_key_type_t t = 0;
-    size_t b = 0;
     TPM2B_AUTH auth;
+    int have = 0;
+
+    kw_tpm2_key_auth(r, &auth, &have);
+    *rc = Esys_TR_SetAuth(c->esys, k->tr, &auth);
+    mbedtls_platform_zeroize(&auth, sizeof(auth));
+    if (have_auth != NULL) {
+        *have_auth = have;
+    }
+    return *rc == TSS2_RC_SUCCESS ? PSA_SUCCESS : kw_tpm2_fail_rc("Esys_TR_SetAuth", *rc);
+}
+
+/* TPM2_Sign with s's scheme; the signature goes to s->sig in PSA format. */
+psa_status_t kw_tpm2_sign_tpm(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, kw_tpm2_key_obj_t *k,
+                              const kw_tpm2_sign_arg_t *s, TSS2_RC *rc)
+{
     TPM2B_DIGEST digest;
     TPMT_SIG_SCHEME scheme;
     TPMT_TK_HASHCHECK ticket;
     TPMT_SIGNATURE *sig = NULL;
-    psa_status_t status = kw_tpm2_key_get(c, r, &k, rc);
-    int have_auth = 0;
+    psa_status_t status;
 
-    if (status != PSA_SUCCESS) {
-        return status;
-    }
-    status = kw_tpm2_pub_describe(&k.pub.publicArea, &t, &b);
-    if (status != PSA_SUCCESS) {
-        return status;
-    }
-    if (t != s->type || b != s->bits) {
-        keyward_set_error("the TPM key is not the one imported (type or size changed)");
-        return PSA_ERROR_DATA_INVALID;
-    }
-    status = check_key_allows(&k.pub.publicArea, s);
-    if (status != PSA_SUCCESS) {
-        return status;
-    }
-    /* Without an auth value, try the empty one even if the key file says
-     * emptyAuth FALSE: tpm2_encodeobject writes FALSE for keys that have
-     * none. */
-    kw_tpm2_key_auth(r, &auth, &have_auth);
-    *rc = Esys_TR_SetAuth(c->esys, k.tr, &auth);
-    mbedtls_platform_zeroize(&auth, sizeof(auth));
-    if (*rc != TSS2_RC_SUCCESS) {
-        return kw_tpm2_fail_rc("Esys_TR_SetAuth", *rc);
-    }
     memset(&digest, 0, sizeof(digest));
     digest.size = (UINT16)s->digest_len;
     memcpy(digest.buffer, s->digest, s->digest_len);
@@ -129,21 +108,14 @@ static psa_status_t sign_op(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, void *arg
     memset(&ticket, 0, sizeof(ticket));
     ticket.tag = TPM2_ST_HASHCHECK; /* the NULL ticket: fine for unrestricted keys */
     ticket.hierarchy = TPM2_RH_NULL;
-    *rc = Esys_Sign(c->esys, k.tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &digest, &scheme,
+    *rc = Esys_Sign(c->esys, k->tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &digest, &scheme,
                     &ticket, &sig);
     if (*rc != TSS2_RC_SUCCESS) {
-        if (kw_tpm2_rc_is_stale_handle(*rc) && k.was_cached) {
-            kw_tpm2_key_forget(c, r, &k);
+        if (kw_tpm2_rc_is_stale_handle(*rc) && k->was_cached) {
+            kw_tpm2_key_forget(c, r, k);
             return PSA_ERROR_BAD_STATE; /* kw_tpm2_run_op loads it again */
         }
-        status = kw_tpm2_fail_rc("TPM2_Sign", *rc);
-        if (kw_tpm2_rc_base(*rc) == TPM2_RC_AUTH_FAIL || kw_tpm2_rc_base(*rc) == TPM2_RC_BAD_AUTH) {
-            keyward_set_error(have_auth ? "TPM2_Sign: wrong auth value for the key (0x%x)"
-                                        : "TPM2_Sign: the key has an auth value: give it with "
-                                          "auth= in the KEYREF or KEYWARD_TPM2_AUTH (0x%x)",
-                              (unsigned)*rc);
-        }
-        return status;
+        return kw_tpm2_fail_rc("TPM2_Sign", *rc);
     }
     if (s->type == PSA_KEY_TYPE_RSA_KEY_PAIR) {
         const TPM2B_PUBLIC_KEY_RSA *v =
@@ -177,12 +149,50 @@ static psa_status_t sign_op(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, void *arg
     return status;
 }
 
+static psa_status_t sign_op(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, void *arg, TSS2_RC *rc)
+{
+    kw_tpm2_sign_arg_t *s = arg;
+    kw_tpm2_key_obj_t k;
+    psa_key_type_t t = 0;
+    size_t b = 0;
+    psa_status_t status = kw_tpm2_key_get(c, r, &k, rc);
+    int have_auth = 0;
+
+    if (status != PSA_SUCCESS) {
+        return status;
+    }
+    status = kw_tpm2_pub_describe(&k.pub.publicArea, &t, &b);
+    if (status != PSA_SUCCESS) {
+        return status;
+    }
+    if (t != s->type || b != s->bits) {
+        keyward_set_error("the TPM key is not the one imported (type or size changed)");
+        return PSA_ERROR_DATA_INVALID;
+    }
+    status = check_key_allows(&k.pub.publicArea, s);
+    if (status == PSA_SUCCESS) {
+        status = kw_tpm2_sign_set_auth(c, r, &k, rc, &have_auth);
+    }
+    if (status == PSA_SUCCESS) {
+        status = s->scheme == TPM2_ALG_RSAPSS ? kw_tpm2_pss_sign(c, r, &k, s, rc)
+                                              : kw_tpm2_sign_tpm(c, r, &k, s, rc);
+    }
+    if (status != PSA_SUCCESS &&
+        (kw_tpm2_rc_base(*rc) == TPM2_RC_AUTH_FAIL || kw_tpm2_rc_base(*rc) == TPM2_RC_BAD_AUTH)) {
+        keyward_set_error(have_auth ? "TPM2_Sign: wrong auth value for the key (0x%x)"
+                                    : "TPM2_Sign: the key has an auth value: give it with "
+                                      "auth= in the KEYREF or KEYWARD_TPM2_AUTH (0x%x)",
+                          (unsigned)*rc);
+    }
+    return status;
+}
+
 psa_status_t kw_tpm2_sign_hash(const uint8_t *ref, size_t ref_len, psa_key_type_t type, size_t bits,
                                psa_algorithm_t alg, const uint8_t *hash, size_t hash_len,
                                uint8_t *sig, size_t sig_size, size_t *sig_len)
 {
     kw_tpm2_ref_t r;
-    sign_arg_t s;
+    kw_tpm2_sign_arg_t s;
     psa_algorithm_t h = PSA_ALG_SIGN_GET_HASH(alg);
     psa_status_t status = kw_tpm2_ref_parse_checked(ref, ref_len, &r);
 
@@ -199,8 +209,9 @@ psa_status_t kw_tpm2_sign_hash(const uint8_t *ref, size_t ref_len, psa_key_type_
                alg != PSA_ALG_RSA_PKCS1V15_SIGN_RAW) {
         s.scheme = TPM2_ALG_RSASSA;
     } else if (type == PSA_KEY_TYPE_RSA_KEY_PAIR && PSA_ALG_IS_RSA_PSS(alg)) {
-        /* TPM 2.0 (and libtpms) use salt length = hash length, as
-         * PSA_ALG_RSA_PSS and TLS 1.3 require. */
+        /* libtpms uses salt length = hash length, as PSA_ALG_RSA_PSS and
+         * TLS 1.3 require; many real TPMs use the maximum: tpm2_pss.c
+         * checks and falls back. */
         s.scheme = TPM2_ALG_RSAPSS;
     } else {
         keyward_set_error("the TPM cannot sign with algorithm 0x%08x for this key (ECDSA, "
