@@ -664,6 +664,32 @@ static int run_pss(void)
     return 0;
 }
 
+/* Signatures on one authorisation session: the session is started once,
+ * not per signature (keys with an auth value from KEYWARD_TPM2_AUTH). */
+static int run_session(void)
+{
+    psa_key_id_t ec = 0, rsa = 0;
+    unsigned long started;
+
+    CHECK_STATUS(keyward_key_open(keyref_file("ec.pem", NULL), &ec), PSA_SUCCESS, "open ec.pem");
+    CHECK_STATUS(keyward_key_open(keyref_file("rsa.pem", NULL), &rsa), PSA_SUCCESS,
+                 "open rsa.pem");
+    CHECK_STATUS(sign_verify(ec, PSA_ALG_ECDSA(PSA_ALG_SHA_256)), PSA_SUCCESS, "first signature");
+    started = keyward_tpm2_session_count();
+    for (int i = 0; i < 20; i++) {
+        CHECK_STATUS(sign_verify(i % 2 ? ec : rsa,
+                                 i % 2 ? PSA_ALG_ECDSA(PSA_ALG_SHA_256)
+                                       : (i % 4 ? PSA_ALG_RSA_PSS(PSA_ALG_SHA_256)
+                                                : PSA_ALG_RSA_PKCS1V15_SIGN(PSA_ALG_SHA_256))),
+                     PSA_SUCCESS, "signature %d", i);
+    }
+    CHECK(keyward_tpm2_session_count() == started && started >= 1,
+          "20 signatures, no new session (%lu started in all)", keyward_tpm2_session_count());
+    psa_destroy_key(ec);
+    psa_destroy_key(rsa);
+    return 0;
+}
+
 /* Signs until killed (for the killed-client tests); writes DIR/signing
  * after the first signature so the test can wait for that state. */
 static int run_loop(void)
@@ -767,6 +793,8 @@ int main(int argc, char **argv)
         rc = run_hygiene(argc > 3 ? atol(argv[3]) : 10000);
     } else if (strcmp(argv[1], "alternate") == 0) {
         rc = run_alternate(argc > 3 ? atol(argv[3]) : 200);
+    } else if (strcmp(argv[1], "session") == 0) {
+        rc = run_session();
     } else if (strcmp(argv[1], "pss") == 0) {
         rc = run_pss();
     } else if (strcmp(argv[1], "loop") == 0) {

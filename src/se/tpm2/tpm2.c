@@ -11,9 +11,9 @@
  * Attributes: tcti=, auth=, parent-auth=, parent= (generation); see
  * docs/tpm2.md.
  *
- * Authorisation uses password sessions (no session slots used, no
- * parameter encryption: the auth value crosses the TPM bus in the clear,
- * as with tpm2-tools' default).
+ * Authorisation uses one HMAC session salted with the SRK, with parameter
+ * encryption where a command carries a secret (tpm2_session.c): auth
+ * values never cross the TPM bus in the clear.
  */
 #include <errno.h>
 #include <stdio.h>

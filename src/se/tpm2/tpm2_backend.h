@@ -59,7 +59,10 @@ typedef struct {
     TSS2_TCTI_CONTEXT *tcti_ctx;
     ESYS_CONTEXT *esys;
     int srk_checked;
-    uint32_t srk_persistent; /* persistent copy of the standard SRK, or 0 */
+    uint32_t srk_persistent;  /* persistent copy of the standard SRK, or 0 */
+    ESYS_TR session;          /* the salted HMAC session, or ESYS_TR_NONE */
+    TPMS_CONTEXT session_ctx; /* ...saved between operations on a bare TPM */
+    int session_saved;
     kw_tpm2_slot_t slots[KW_TPM2_MAX_SLOTS];
     kw_tpm2_persist_t persist[KW_TPM2_MAX_PERSIST];
     uint64_t clock, last_use;
@@ -127,6 +130,22 @@ psa_status_t kw_tpm2_key_get(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, kw_tpm2_
                              TSS2_RC *rc);
 void kw_tpm2_key_forget(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, kw_tpm2_key_obj_t *k);
 
+/* tpm2_session.c --------------------------------------------------------- */
+
+extern unsigned long kw_tpm2_sessions_started;
+/* The connection's salted HMAC session, started or loaded on demand, with
+ * continueSession plus attrs (TPMA_SESSION_DECRYPT: encrypt the first
+ * command parameter). */
+psa_status_t kw_tpm2_session_get(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, TPMA_SESSION attrs,
+                                 ESYS_TR *out, TSS2_RC *rc);
+/* Before disconnecting: save the session (TPM2_ContextSave) for the next
+ * connection. */
+void kw_tpm2_session_park(kw_tpm2_conn_t *c);
+/* Forgets the session; flush: also flush it in the TPM. */
+void kw_tpm2_session_close(kw_tpm2_conn_t *c, int flush);
+/* Flushes every loaded or saved session that is not ours (under the lock). */
+size_t kw_tpm2_flush_foreign_sessions(kw_tpm2_conn_t *c);
+
 /* tpm2_srk.c ------------------------------------------------------------- */
 
 psa_status_t kw_tpm2_srk_get(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, ESYS_TR *tr,
@@ -157,7 +176,8 @@ psa_status_t kw_tpm2_pss_sign(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, kw_tpm2
 int kw_tpm2_pss_raw_allowed(const TPMT_PUBLIC *p);
 /* Signs with tr's RSA-PSS and checks the salt length: 0 hash length, 1
  * another, -1 failure (*rc).  tr's auth value must be set. */
-int kw_tpm2_pss_probe(kw_tpm2_conn_t *c, ESYS_TR tr, const TPMT_PUBLIC *p, TSS2_RC *rc);
+int kw_tpm2_pss_probe(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, ESYS_TR tr, const TPMT_PUBLIC *p,
+                      TSS2_RC *rc);
 
 /* tpm2_sign.c / tpm2_keygen.c: the backend entry points ------------------- */
 

@@ -346,6 +346,7 @@ static void lock_release(kw_tpm2_conn_t *c)
  * their handles must be checked again on the next connection. */
 static void conn_disconnect(kw_tpm2_conn_t *c)
 {
+    kw_tpm2_session_park(c);
     for (size_t i = 0; i < KW_TPM2_MAX_SLOTS; i++) {
         c->slots[i].tr = ESYS_TR_NONE;
     }
@@ -367,6 +368,7 @@ static void conn_disconnect(kw_tpm2_conn_t *c)
  * away, and its restart emptied them). */
 static void conn_close(kw_tpm2_conn_t *c, int flush)
 {
+    kw_tpm2_session_close(c, flush);
     for (size_t i = 0; i < KW_TPM2_MAX_SLOTS; i++) {
         if (flush && c->esys != NULL) {
             kw_tpm2_slot_flush(c, &c->slots[i]);
@@ -392,7 +394,7 @@ static void release_locked(void)
     for (size_t i = 0; i < MAX_CONNS; i++) {
         kw_tpm2_conn_t *c = &conns[i];
         if (c->used) {
-            if (kw_tpm2_slots_used(c) == 0) {
+            if (kw_tpm2_slots_used(c) == 0 && c->session == ESYS_TR_NONE && !c->session_saved) {
                 conn_close(c, 0);
             } else if (c->rm) {
                 conn_close(c, 1);
@@ -536,6 +538,7 @@ static kw_tpm2_conn_t *conn_get(const char *tcti)
         memset(c, 0, sizeof(*c));
         c->used = 1;
         c->lock_fd = -1;
+        c->session = ESYS_TR_NONE;
         c->rm = tcti_has_resource_manager(tcti);
         for (size_t i = 0; i < KW_TPM2_MAX_SLOTS; i++) {
             c->slots[i].tr = ESYS_TR_NONE;
@@ -676,7 +679,7 @@ static psa_status_t blob_load(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, kw_tpm2
     uint8_t id[32];
     TPM2B_PUBLIC pub;
     TPM2B_PRIVATE priv;
-    ESYS_TR parent = ESYS_TR_NONE, obj = ESYS_TR_NONE;
+    ESYS_TR parent = ESYS_TR_NONE, obj = ESYS_TR_NONE, session = ESYS_TR_NONE;
     kw_tpm2_slot_t *pin = NULL;
     psa_status_t status;
 
@@ -702,6 +705,9 @@ static psa_status_t blob_load(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, kw_tpm2
         return status;
     }
     status = kw_tpm2_parent_get(c, r, r->parent, &parent, &pin, rc);
+    if (status == PSA_SUCCESS) {
+        status = kw_tpm2_session_get(c, r, 0, &session, rc);
+    }
     if (status != PSA_SUCCESS) {
         return status;
     }
@@ -710,8 +716,7 @@ static psa_status_t blob_load(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, kw_tpm2
      * so that two keys fit where the SRK and one key did. */
     kw_tpm2_make_room(c, pin, pin != NULL ? 0 : 1);
     for (int attempt = 0; attempt < 2; attempt++) {
-        *rc = Esys_Load(c->esys, parent, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &priv, &pub,
-                        &obj);
+        *rc = Esys_Load(c->esys, parent, session, ESYS_TR_NONE, ESYS_TR_NONE, &priv, &pub, &obj);
         if (kw_tpm2_rc_base(*rc) != TPM2_RC_OBJECT_MEMORY) {
             break;
         }
@@ -836,7 +841,7 @@ psa_status_t kw_tpm2_run_op(const kw_tpm2_ref_t *r, kw_tpm2_op_fn_t fn, void *ar
     psa_status_t status = PSA_ERROR_CORRUPTION_DETECTED;
     char tcti[KW_TPM2_TCTI_MAX];
     sigset_t old;
-    int reconnected = 0, flushed_all = 0, flushed_foreign = 0;
+    int reconnected = 0, flushed_all = 0, flushed_foreign = 0, flushed_sessions = 0;
     kw_tpm2_conn_t *c;
 
     resolve_tcti(r, tcti);
@@ -892,6 +897,14 @@ psa_status_t kw_tpm2_run_op(const kw_tpm2_ref_t *r, kw_tpm2_op_fn_t fn, void *ar
             flushed_all = 1;
             continue;
         }
+        if ((b == TPM2_RC_SESSION_MEMORY || b == TPM2_RC_SESSION_HANDLES) && !c->rm &&
+            !flushed_sessions) {
+            /* Sessions left by killed processes (loaded, or saved). */
+            flushed_sessions = 1;
+            if (kw_tpm2_flush_foreign_sessions(c) > 0) {
+                continue;
+            }
+        }
         if (b == TPM2_RC_OBJECT_MEMORY && !c->rm && !flushed_foreign) {
             flushed_foreign = 1;
             if (flush_foreign(c) > 0) {
@@ -919,6 +932,11 @@ exit:
 unsigned long keyward_tpm2_load_count(void)
 {
     return kw_tpm2_loads;
+}
+
+unsigned long keyward_tpm2_session_count(void)
+{
+    return kw_tpm2_sessions_started;
 }
 
 /* ---- test hook ------------------------------------------------------------ */

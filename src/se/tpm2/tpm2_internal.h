@@ -131,6 +131,8 @@ void keyward_tpm2_release(void);
 /* How many objects keyward loaded into the TPM (TPM2_Load, and
  * TPM2_CreatePrimary for the SRK) since the process started. */
 unsigned long keyward_tpm2_load_count(void);
+/* How many authorisation sessions keyward started since the process did. */
+unsigned long keyward_tpm2_session_count(void);
 /* Test double for a TPM that signs RSA-PSS with the maximum salt length:
  * while twin_keyref is set, every TPM PSS signature is replaced by a
  * max-salt one made with raw RSA on twin_keyref (the same key pair with

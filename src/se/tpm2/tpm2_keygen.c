@@ -34,8 +34,14 @@ static psa_status_t gen_op(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, void *arg,
     TPML_PCR_SELECTION pcrs;
     TPM2B_PRIVATE *priv = NULL;
     TPM2B_PUBLIC *pub = NULL;
-    psa_status_t status = kw_tpm2_parent_get(c, r, g->parent, &parent, &pin, rc);
+    ESYS_TR session = ESYS_TR_NONE;
+    /* TPMA_SESSION_DECRYPT: the first parameter of TPM2_Create, the new
+     * key's auth value (inSensitive), crosses the bus encrypted. */
+    psa_status_t status = kw_tpm2_session_get(c, r, TPMA_SESSION_DECRYPT, &session, rc);
 
+    if (status == PSA_SUCCESS) {
+        status = kw_tpm2_parent_get(c, r, g->parent, &parent, &pin, rc);
+    }
     if (status != PSA_SUCCESS) {
         return status;
     }
@@ -44,8 +50,8 @@ static psa_status_t gen_op(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, void *arg,
     /* TPM2_Create needs no object slot of its own, but libtpms briefly
      * uses one; keep the budget. */
     kw_tpm2_make_room(c, pin, 1);
-    *rc = Esys_Create(c->esys, parent, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &g->sens,
-                      &g->tmpl, &outside, &pcrs, &priv, &pub, NULL, NULL, NULL);
+    *rc = Esys_Create(c->esys, parent, session, ESYS_TR_NONE, ESYS_TR_NONE, &g->sens, &g->tmpl,
+                      &outside, &pcrs, &priv, &pub, NULL, NULL, NULL);
     if (*rc != TSS2_RC_SUCCESS) {
         return kw_tpm2_fail_rc("TPM2_Create", *rc);
     }
@@ -57,13 +63,12 @@ static psa_status_t gen_op(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, void *arg,
         int verdict = -1;
         ESYS_TR obj = ESYS_TR_NONE;
         kw_tpm2_make_room(c, pin, 1);
-        *rc = Esys_Load(c->esys, parent, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, priv, pub,
-                        &obj);
+        *rc = Esys_Load(c->esys, parent, session, ESYS_TR_NONE, ESYS_TR_NONE, priv, pub, &obj);
         if (*rc == TSS2_RC_SUCCESS) {
             *rc = Esys_TR_SetAuth(c->esys, obj, &g->sens.sensitive.userAuth);
         }
         if (*rc == TSS2_RC_SUCCESS) {
-            verdict = kw_tpm2_pss_probe(c, obj, &pub->publicArea, rc);
+            verdict = kw_tpm2_pss_probe(c, r, obj, &pub->publicArea, rc);
             (void)Esys_FlushContext(c->esys, obj);
         }
         if (verdict < 0) {
@@ -77,8 +82,12 @@ static psa_status_t gen_op(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, void *arg,
             priv = NULL;
             pub = NULL;
             g->tmpl.publicArea.objectAttributes |= TPMA_OBJECT_DECRYPT;
-            *rc = Esys_Create(c->esys, parent, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
-                              &g->sens, &g->tmpl, &outside, &pcrs, &priv, &pub, NULL, NULL, NULL);
+            status = kw_tpm2_session_get(c, r, TPMA_SESSION_DECRYPT, &session, rc);
+            if (status != PSA_SUCCESS) {
+                return status;
+            }
+            *rc = Esys_Create(c->esys, parent, session, ESYS_TR_NONE, ESYS_TR_NONE, &g->sens,
+                              &g->tmpl, &outside, &pcrs, &priv, &pub, NULL, NULL, NULL);
             if (*rc != TSS2_RC_SUCCESS) {
                 return kw_tpm2_fail_rc("TPM2_Create", *rc);
             }

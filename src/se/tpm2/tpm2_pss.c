@@ -171,9 +171,10 @@ int kw_tpm2_pss_raw_allowed(const TPMT_PUBLIC *p)
 
 /* Raw RSA with the TPM key: out = in^d mod n (TPM2_RSA_Decrypt, scheme
  * NULL).  The key's auth value is already set on tr. */
-static psa_status_t raw_rsa(kw_tpm2_conn_t *c, ESYS_TR tr, size_t n, const uint8_t *in,
-                            uint8_t *out, TSS2_RC *rc)
+static psa_status_t raw_rsa(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, ESYS_TR tr, size_t n,
+                            const uint8_t *in, uint8_t *out, TSS2_RC *rc)
 {
+    ESYS_TR session = ESYS_TR_NONE;
     TPM2B_PUBLIC_KEY_RSA cipher;
     TPMT_RSA_DECRYPT scheme;
     TPM2B_DATA label;
@@ -183,11 +184,15 @@ static psa_status_t raw_rsa(kw_tpm2_conn_t *c, ESYS_TR tr, size_t n, const uint8
     memset(&cipher, 0, sizeof(cipher));
     memset(&scheme, 0, sizeof(scheme));
     memset(&label, 0, sizeof(label));
+    status = kw_tpm2_session_get(c, r, 0, &session, rc);
+    if (status != PSA_SUCCESS) {
+        return status;
+    }
     cipher.size = (UINT16)n;
     memcpy(cipher.buffer, in, n);
     scheme.scheme = TPM2_ALG_NULL;
-    *rc = Esys_RSA_Decrypt(c->esys, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &cipher,
-                           &scheme, &label, &msg);
+    *rc = Esys_RSA_Decrypt(c->esys, tr, session, ESYS_TR_NONE, ESYS_TR_NONE, &cipher, &scheme,
+                           &label, &msg);
     if (*rc != TSS2_RC_SUCCESS) {
         return kw_tpm2_fail_rc("TPM2_RSA_Decrypt (raw RSA for RSA-PSS)", *rc);
     }
@@ -259,7 +264,7 @@ static psa_status_t emulate_max_salt(kw_tpm2_conn_t *c, const kw_tpm2_sign_arg_t
                        (int)((a->bits + 6) / 8 - a->digest_len - 2), em);
     }
     if (status == PSA_SUCCESS) {
-        status = raw_rsa(c, tk.tr, n, em, sig, rc);
+        status = raw_rsa(c, &tr, tk.tr, n, em, sig, rc);
     }
     if (status == PSA_SUCCESS) {
         *a->sig_len = n;
@@ -323,7 +328,7 @@ psa_status_t kw_tpm2_pss_sign(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, kw_tpm2
     }
     status = pss_encode(a->bits, a->hash, a->digest, a->digest_len, (int)a->digest_len, em);
     if (status == PSA_SUCCESS) {
-        status = raw_rsa(c, k->tr, n, em, a->sig, rc);
+        status = raw_rsa(c, r, k->tr, n, em, a->sig, rc);
     }
     mbedtls_platform_zeroize(em, sizeof(em));
     if (status == PSA_SUCCESS) {
@@ -332,8 +337,10 @@ psa_status_t kw_tpm2_pss_sign(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, kw_tpm2
     return status;
 }
 
-int kw_tpm2_pss_probe(kw_tpm2_conn_t *c, ESYS_TR tr, const TPMT_PUBLIC *p, TSS2_RC *rc)
+int kw_tpm2_pss_probe(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, ESYS_TR tr, const TPMT_PUBLIC *p,
+                      TSS2_RC *rc)
 {
+    ESYS_TR session = ESYS_TR_NONE;
     static const uint8_t digest[32] = {0x6b, 0x77}; /* any 32 bytes */
     TPM2B_DIGEST d;
     TPMT_SIG_SCHEME scheme;
@@ -355,8 +362,10 @@ int kw_tpm2_pss_probe(kw_tpm2_conn_t *c, ESYS_TR tr, const TPMT_PUBLIC *p, TSS2_
     scheme.details.rsapss.hashAlg = TPM2_ALG_SHA256;
     ticket.tag = TPM2_ST_HASHCHECK;
     ticket.hierarchy = TPM2_RH_NULL;
-    *rc = Esys_Sign(c->esys, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &d, &scheme, &ticket,
-                    &sig);
+    if (kw_tpm2_session_get(c, r, 0, &session, rc) != PSA_SUCCESS) {
+        return -1;
+    }
+    *rc = Esys_Sign(c->esys, tr, session, ESYS_TR_NONE, ESYS_TR_NONE, &d, &scheme, &ticket, &sig);
     if (*rc == TSS2_RC_SUCCESS && sig->signature.rsapss.sig.size <= n && n <= sizeof(buf)) {
         kw_tpm2_put_padded(buf, n, sig->signature.rsapss.sig.buffer,
                            sig->signature.rsapss.sig.size);

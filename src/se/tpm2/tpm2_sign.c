@@ -97,8 +97,12 @@ psa_status_t kw_tpm2_sign_tpm(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, kw_tpm2
     TPMT_SIG_SCHEME scheme;
     TPMT_TK_HASHCHECK ticket;
     TPMT_SIGNATURE *sig = NULL;
-    psa_status_t status;
+    ESYS_TR session = ESYS_TR_NONE;
+    psa_status_t status = kw_tpm2_session_get(c, r, 0, &session, rc);
 
+    if (status != PSA_SUCCESS) {
+        return status;
+    }
     memset(&digest, 0, sizeof(digest));
     digest.size = (UINT16)s->digest_len;
     memcpy(digest.buffer, s->digest, s->digest_len);
@@ -108,8 +112,8 @@ psa_status_t kw_tpm2_sign_tpm(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, kw_tpm2
     memset(&ticket, 0, sizeof(ticket));
     ticket.tag = TPM2_ST_HASHCHECK; /* the NULL ticket: fine for unrestricted keys */
     ticket.hierarchy = TPM2_RH_NULL;
-    *rc = Esys_Sign(c->esys, k->tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &digest, &scheme,
-                    &ticket, &sig);
+    *rc = Esys_Sign(c->esys, k->tr, session, ESYS_TR_NONE, ESYS_TR_NONE, &digest, &scheme, &ticket,
+                    &sig);
     if (*rc != TSS2_RC_SUCCESS) {
         if (kw_tpm2_rc_is_stale_handle(*rc) && k->was_cached) {
             kw_tpm2_key_forget(c, r, k);
@@ -155,8 +159,15 @@ static psa_status_t sign_op(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, void *arg
     kw_tpm2_key_obj_t k;
     psa_key_type_t t = 0;
     size_t b = 0;
-    psa_status_t status = kw_tpm2_key_get(c, r, &k, rc);
+    ESYS_TR session = ESYS_TR_NONE;
+    /* The session first: starting it may need the SRK, and loading the SRK
+     * may evict the key. */
+    psa_status_t status = kw_tpm2_session_get(c, r, 0, &session, rc);
     int have_auth = 0;
+
+    if (status == PSA_SUCCESS) {
+        status = kw_tpm2_key_get(c, r, &k, rc);
+    }
 
     if (status != PSA_SUCCESS) {
         return status;
