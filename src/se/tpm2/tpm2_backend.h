@@ -136,8 +136,12 @@ extern unsigned long kw_tpm2_sessions_started;
 /* The connection's salted HMAC session, started or loaded on demand, with
  * continueSession plus attrs (TPMA_SESSION_DECRYPT: encrypt the first
  * command parameter). */
-psa_status_t kw_tpm2_session_get(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, TPMA_SESSION attrs,
-                                 ESYS_TR *out, TSS2_RC *rc);
+psa_status_t kw_tpm2_session_get(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, int secret,
+                                 TPMA_SESSION attrs, ESYS_TR *out, TSS2_RC *rc);
+/* Whether the key's / a blob parent's auth value is not empty: only then
+ * is the session needed (secret != 0), else ESYS_TR_PASSWORD is used. */
+int kw_tpm2_key_has_secret(const kw_tpm2_ref_t *r);
+int kw_tpm2_parent_has_secret(const kw_tpm2_ref_t *r, uint32_t parent);
 /* Before disconnecting: save the session (TPM2_ContextSave) for the next
  * connection. */
 void kw_tpm2_session_park(kw_tpm2_conn_t *c);
@@ -176,8 +180,8 @@ psa_status_t kw_tpm2_pss_sign(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, kw_tpm2
 int kw_tpm2_pss_raw_allowed(const TPMT_PUBLIC *p);
 /* Signs with tr's RSA-PSS and checks the salt length: 0 hash length, 1
  * another, -1 failure (*rc).  tr's auth value must be set. */
-int kw_tpm2_pss_probe(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, ESYS_TR tr, const TPMT_PUBLIC *p,
-                      TSS2_RC *rc);
+int kw_tpm2_pss_probe(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, int secret, ESYS_TR tr,
+                      const TPMT_PUBLIC *p, TSS2_RC *rc);
 
 /* tpm2_sign.c / tpm2_keygen.c: the backend entry points ------------------- */
 

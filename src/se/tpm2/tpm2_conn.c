@@ -706,7 +706,8 @@ static psa_status_t blob_load(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, kw_tpm2
     }
     status = kw_tpm2_parent_get(c, r, r->parent, &parent, &pin, rc);
     if (status == PSA_SUCCESS) {
-        status = kw_tpm2_session_get(c, r, 0, &session, rc);
+        status =
+            kw_tpm2_session_get(c, r, kw_tpm2_parent_has_secret(r, r->parent), 0, &session, rc);
     }
     if (status != PSA_SUCCESS) {
         return status;

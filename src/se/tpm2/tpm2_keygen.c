@@ -35,9 +35,10 @@ static psa_status_t gen_op(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, void *arg,
     TPM2B_PRIVATE *priv = NULL;
     TPM2B_PUBLIC *pub = NULL;
     ESYS_TR session = ESYS_TR_NONE;
+    int secret = g->sens.sensitive.userAuth.size > 0 || kw_tpm2_parent_has_secret(r, g->parent);
     /* TPMA_SESSION_DECRYPT: the first parameter of TPM2_Create, the new
      * key's auth value (inSensitive), crosses the bus encrypted. */
-    psa_status_t status = kw_tpm2_session_get(c, r, TPMA_SESSION_DECRYPT, &session, rc);
+    psa_status_t status = kw_tpm2_session_get(c, r, secret, TPMA_SESSION_DECRYPT, &session, rc);
 
     if (status == PSA_SUCCESS) {
         status = kw_tpm2_parent_get(c, r, g->parent, &parent, &pin, rc);
@@ -68,7 +69,8 @@ static psa_status_t gen_op(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, void *arg,
             *rc = Esys_TR_SetAuth(c->esys, obj, &g->sens.sensitive.userAuth);
         }
         if (*rc == TSS2_RC_SUCCESS) {
-            verdict = kw_tpm2_pss_probe(c, r, obj, &pub->publicArea, rc);
+            verdict = kw_tpm2_pss_probe(c, r, g->sens.sensitive.userAuth.size > 0, obj,
+                                        &pub->publicArea, rc);
             (void)Esys_FlushContext(c->esys, obj);
         }
         if (verdict < 0) {
@@ -82,7 +84,7 @@ static psa_status_t gen_op(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, void *arg,
             priv = NULL;
             pub = NULL;
             g->tmpl.publicArea.objectAttributes |= TPMA_OBJECT_DECRYPT;
-            status = kw_tpm2_session_get(c, r, TPMA_SESSION_DECRYPT, &session, rc);
+            status = kw_tpm2_session_get(c, r, secret, TPMA_SESSION_DECRYPT, &session, rc);
             if (status != PSA_SUCCESS) {
                 return status;
             }

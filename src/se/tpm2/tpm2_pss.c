@@ -184,7 +184,7 @@ static psa_status_t raw_rsa(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, ESYS_TR t
     memset(&cipher, 0, sizeof(cipher));
     memset(&scheme, 0, sizeof(scheme));
     memset(&label, 0, sizeof(label));
-    status = kw_tpm2_session_get(c, r, 0, &session, rc);
+    status = kw_tpm2_session_get(c, r, kw_tpm2_key_has_secret(r), 0, &session, rc);
     if (status != PSA_SUCCESS) {
         return status;
     }
@@ -337,8 +337,8 @@ psa_status_t kw_tpm2_pss_sign(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, kw_tpm2
     return status;
 }
 
-int kw_tpm2_pss_probe(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, ESYS_TR tr, const TPMT_PUBLIC *p,
-                      TSS2_RC *rc)
+int kw_tpm2_pss_probe(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, int secret, ESYS_TR tr,
+                      const TPMT_PUBLIC *p, TSS2_RC *rc)
 {
     ESYS_TR session = ESYS_TR_NONE;
     static const uint8_t digest[32] = {0x6b, 0x77}; /* any 32 bytes */
@@ -362,7 +362,7 @@ int kw_tpm2_pss_probe(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, ESYS_TR tr, con
     scheme.details.rsapss.hashAlg = TPM2_ALG_SHA256;
     ticket.tag = TPM2_ST_HASHCHECK;
     ticket.hierarchy = TPM2_RH_NULL;
-    if (kw_tpm2_session_get(c, r, 0, &session, rc) != PSA_SUCCESS) {
+    if (kw_tpm2_session_get(c, r, secret, 0, &session, rc) != PSA_SUCCESS) {
         return -1;
     }
     *rc = Esys_Sign(c->esys, tr, session, ESYS_TR_NONE, ESYS_TR_NONE, &d, &scheme, &ticket, &sig);

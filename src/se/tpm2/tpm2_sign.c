@@ -98,7 +98,7 @@ psa_status_t kw_tpm2_sign_tpm(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, kw_tpm2
     TPMT_TK_HASHCHECK ticket;
     TPMT_SIGNATURE *sig = NULL;
     ESYS_TR session = ESYS_TR_NONE;
-    psa_status_t status = kw_tpm2_session_get(c, r, 0, &session, rc);
+    psa_status_t status = kw_tpm2_session_get(c, r, kw_tpm2_key_has_secret(r), 0, &session, rc);
 
     if (status != PSA_SUCCESS) {
         return status;
@@ -162,7 +162,7 @@ static psa_status_t sign_op(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, void *arg
     ESYS_TR session = ESYS_TR_NONE;
     /* The session first: starting it may need the SRK, and loading the SRK
      * may evict the key. */
-    psa_status_t status = kw_tpm2_session_get(c, r, 0, &session, rc);
+    psa_status_t status = kw_tpm2_session_get(c, r, kw_tpm2_key_has_secret(r), 0, &session, rc);
     int have_auth = 0;
 
     if (status == PSA_SUCCESS) {
