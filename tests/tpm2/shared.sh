@@ -118,6 +118,9 @@ kw_tpm_flush
 check "second key" "$KW_TOOL" keygen "tpm2:file=$K/p256b.pem" --type ec-p256
 check "two alternating keys stay loaded" "$KW_TPM2_TEST" alternate "$K" 200
 grep '^#' "$T/last.log"
+check "the same with KEYWARD_TPM2_LOCK=process (lock and connection kept)" \
+    env KEYWARD_TPM2_LOCK=process "$KW_TPM2_TEST" alternate "$K" 200
+grep '^#' "$T/last.log"
 kw_tpm_flush
 
 # ---- through tpm2-abrmd -----------------------------------------------------------------

@@ -54,6 +54,7 @@ typedef struct {
     char tcti[KW_TPM2_TCTI_MAX]; /* "" = tss2's default */
     int rm;                      /* 1: behind a resource manager (no lock, kept open) */
     int lock_fd;                 /* the cross-process lock file, -1 if none (yet) */
+    int held;                    /* KEYWARD_TPM2_LOCK=process: lock and connection kept */
     void *tcti_lib;              /* the TCTI's library, kept loaded */
     size_t budget;               /* objects we may keep loaded; 0: not asked yet */
     TSS2_TCTI_CONTEXT *tcti_ctx;

@@ -333,6 +333,16 @@ static psa_status_t lock_acquire(kw_tpm2_conn_t *c)
     return PSA_SUCCESS;
 }
 
+/* KEYWARD_TPM2_LOCK=process: take the lock at the first operation and keep
+ * it, with the connection and the cache (no name checks), until
+ * keyward_tpm2_release(), keyward_deinit() or exit.  For a device where one
+ * application owns the TPM: other keyward processes wait meanwhile. */
+static int lock_per_process(void)
+{
+    const char *v = getenv("KEYWARD_TPM2_LOCK");
+    return v != NULL && strcmp(v, "process") == 0;
+}
+
 static void lock_release(kw_tpm2_conn_t *c)
 {
     if (c->lock_fd >= 0) {
@@ -527,6 +537,9 @@ static kw_tpm2_conn_t *conn_get(const char *tcti)
         if (c->used) {
             if (c->rm) {
                 conn_close(c, 1);
+            } else if (c->held) {
+                conn_close(c, 1); /* still connected, under our lock */
+                lock_release(c);
             } else {
                 conn_close(c, 0); /* unlocked: its objects are a cache anyone may flush */
             }
@@ -849,11 +862,12 @@ psa_status_t kw_tpm2_run_op(const kw_tpm2_ref_t *r, kw_tpm2_op_fn_t fn, void *ar
     pthread_mutex_lock(&lock);
     sigpipe_block(&old);
     c = conn_get(tcti);
-    if (!c->rm) {
+    if (!c->rm && !c->held) {
         status = lock_acquire(c);
         if (status != PSA_SUCCESS) {
             goto exit;
         }
+        c->held = lock_per_process();
     }
     for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
         TSS2_RC rc = TSS2_RC_SUCCESS, b;
@@ -914,7 +928,7 @@ psa_status_t kw_tpm2_run_op(const kw_tpm2_ref_t *r, kw_tpm2_op_fn_t fn, void *ar
         }
         break;
     }
-    if (!c->rm) {
+    if (!c->rm && !c->held) {
         conn_disconnect(c);
         lock_release(c);
     }
