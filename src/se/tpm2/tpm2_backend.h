@@ -179,6 +179,8 @@ psa_status_t kw_tpm2_pss_sign(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, kw_tpm2
                               const kw_tpm2_sign_arg_t *a, TSS2_RC *rc);
 /* Whether TPM2_RSA_Decrypt with scheme NULL (raw RSA) works with the key. */
 int kw_tpm2_pss_raw_allowed(const TPMT_PUBLIC *p);
+/* Frees the software encoding keys and forgets the per-key verdicts. */
+void kw_tpm2_pss_reset(void);
 /* Signs with tr's RSA-PSS and checks the salt length: 0 hash length, 1
  * another, -1 failure (*rc).  tr's auth value must be set. */
 int kw_tpm2_pss_probe(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, int secret, ESYS_TR tr,

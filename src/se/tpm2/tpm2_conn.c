@@ -421,6 +421,7 @@ static void release_locked(void)
         }
         memset(c, 0, sizeof(*c));
     }
+    kw_tpm2_pss_reset();
     sigpipe_restore(&old);
 }
 

@@ -125,7 +125,8 @@ psa_status_t kw_tpm2_ref_parse(const uint8_t *ref, size_t ref_len, kw_tpm2_ref_t
  * test cannot ask it through a second one while keyward holds it. */
 psa_status_t keyward_tpm2_transient_handles(const char *tcti, uint32_t *handles, size_t max,
                                             size_t *count);
-/* Flushes every object keyward loaded and closes every TPM connection.
+/* Flushes every object and session keyward loaded, zeroises the saved
+ * session and closes every TPM connection (the backend's shutdown op).
  * Also run at exit.  The next operation reconnects. */
 void keyward_tpm2_release(void);
 /* How many objects keyward loaded into the TPM (TPM2_Load, and

@@ -375,6 +375,18 @@ int kw_tpm2_pss_probe(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, int secret, ESY
     return verdict;
 }
 
+void kw_tpm2_pss_reset(void)
+{
+    for (size_t i = 0; i < ENC_KEYS_MAX; i++) {
+        if (enc_keys[i].bits != 0) {
+            mbedtls_rsa_free(&enc_keys[i].rsa); /* zeroises the key */
+            enc_keys[i].bits = 0;
+        }
+    }
+    memset(known, 0, sizeof(known));
+    known_next = 0;
+}
+
 void keyward_tpm2_test_pss_max_salt(const char *twin)
 {
     twin_keyref = twin;
