@@ -5,9 +5,12 @@
  *   tpm2.c         KEYREF -> ref, key files and blobs, auth values, the
  *                  public area, describe/export_public, the ops table
  *   tpm2_rc.c      TSS2/TPM response codes -> PSA status and messages
- *   tpm2_conn.c    connections, the transient-object cache, run_op
+ *   tpm2_conn.c    connections, the cross-process lock, run_op
+ *   tpm2_cache.c   the transient-object cache (budget, name checks, loads)
  *   tpm2_srk.c     the standard SRK and blob parents
+ *   tpm2_session.c the salted HMAC session (auth values off the bus)
  *   tpm2_sign.c    sign_hash
+ *   tpm2_pss.c     RSA-PSS salt check and the raw-RSA fallback
  *   tpm2_keygen.c  generate
  */
 #ifndef KEYWARD_TPM2_BACKEND_H
@@ -107,8 +110,17 @@ psa_status_t kw_tpm2_fail_rc(const char *what, TSS2_RC rc);
 
 /* tpm2_conn.c ------------------------------------------------------------ */
 
-extern unsigned long kw_tpm2_loads;
 psa_status_t kw_tpm2_run_op(const kw_tpm2_ref_t *r, kw_tpm2_op_fn_t fn, void *arg);
+
+/* tpm2_cache.c ----------------------------------------------------------- */
+
+extern unsigned long kw_tpm2_loads;
+/* Asks the TPM for TPM_PT_HR_TRANSIENT_MIN (once per connection state). */
+void kw_tpm2_budget_ask(kw_tpm2_conn_t *c);
+/* Frees a slot; flush: also flush the object if it was checked to be ours. */
+void kw_tpm2_slot_forget(kw_tpm2_conn_t *c, kw_tpm2_slot_t *s, int flush);
+/* Under the lock: flushes every transient object that is not ours. */
+size_t kw_tpm2_flush_foreign(kw_tpm2_conn_t *c);
 void kw_tpm2_make_room(kw_tpm2_conn_t *c, const kw_tpm2_slot_t *keep, size_t want);
 kw_tpm2_slot_t *kw_tpm2_slot_new(kw_tpm2_conn_t *c, kw_tpm2_slot_kind_t kind, ESYS_TR tr,
                                  const uint8_t id[32]);
