@@ -7,6 +7,7 @@ pkgs=(build-essential cmake pkg-config python3 bzip2 xz-utils openssl debian-arc
       libp11-kit-dev p11-kit softhsm2 opensc gnutls-bin nginx-light
       libtss2-dev swtpm swtpm-tools tpm2-tools tpm2-openssl gcc-arm-none-eabi
       libnewlib-arm-none-eabi qemu-system-arm mosquitto mosquitto-clients
+      tpm2-abrmd libtss2-tcti-tabrmd0 dbus
       python3-jinja2 python3-jsonschema)  # Mbed TLS 4.x generates its PSA driver wrappers with them
 pkgs+=(clang libclang-rt-14-dev)    # libFuzzer fuzz targets (cmake -DKEYWARD_FUZZ=ON)
 missing=()

@@ -85,6 +85,8 @@ kw_swtpm_start() {
     _kw_swtpm_launch "$dir" "$port" || return 1
     kw_on_exit "kw_swtpm_stop '$dir'"
     export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$port"
+    # keyward's cross-process lock files for this private TPM live in the test's temp dir.
+    export KEYWARD_TPM2_LOCK_DIR=$dir
     export TPM2OPENSSL_TCTI="$TPM2TOOLS_TCTI"
     # Allow many wrong auth values before lockout: the negative tests try some.
     tpm2_dictionarylockout -Q -s -n 1000 -t 1 -l 1 >/dev/null 2>&1

@@ -19,7 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <tss2/tss2_mu.h>
 
 #include "keyward/backend.h"
 #include "keyward/keyward.h"
@@ -520,6 +523,209 @@ static int run_hygiene(long n)
     return 0;
 }
 
+static double now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+/* Two keys used in turn (a process serving two identities) must both stay
+ * loaded: no TPM2_Load once both are in the cache.  Then the backend's
+ * shutdown op flushes them. */
+static int run_alternate(long n)
+{
+    psa_key_id_t keys[2] = {0};
+    uint8_t hash[32] = {7}, sig[PSA_SIGNATURE_MAX_SIZE];
+    size_t len = 0;
+    unsigned long loads;
+    long failures = 0;
+    double t0, t_one, t_two;
+    extern const keyward_backend_t keyward_tpm2_backend;
+
+    CHECK_STATUS(keyward_key_open(keyref_file("p256.pem", NULL), &keys[0]), PSA_SUCCESS,
+                 "open p256.pem");
+    CHECK_STATUS(keyward_key_open(keyref_file("p256b.pem", NULL), &keys[1]), PSA_SUCCESS,
+                 "open p256b.pem");
+    /* One key alone: the reference time. */
+    t0 = now_us();
+    for (long i = 0; i < n; i++) {
+        failures += psa_sign_hash(keys[0], PSA_ALG_ECDSA(PSA_ALG_SHA_256), hash, 32, sig,
+                                  sizeof(sig), &len) != PSA_SUCCESS;
+    }
+    t_one = (now_us() - t0) / (double)n;
+    for (int i = 0; i < 2; i++) { /* both in the cache */
+        failures += psa_sign_hash(keys[i], PSA_ALG_ECDSA(PSA_ALG_SHA_256), hash, 32, sig,
+                                  sizeof(sig), &len) != PSA_SUCCESS;
+    }
+    loads = keyward_tpm2_load_count();
+    t0 = now_us();
+    for (long i = 0; i < n; i++) {
+        failures += psa_sign_hash(keys[i % 2], PSA_ALG_ECDSA(PSA_ALG_SHA_256), hash, 32, sig,
+                                  sizeof(sig), &len) != PSA_SUCCESS;
+    }
+    t_two = (now_us() - t0) / (double)n;
+    loads = keyward_tpm2_load_count() - loads;
+    CHECK(failures == 0, "%ld signatures with one key, then %ld alternating between two", n, n);
+    CHECK(loads == 0, "two alternating keys: %lu loads in %ld signatures (want 0)", loads, n);
+    printf("#    one key %.1f us/signature, two alternating keys %.1f us/signature (ratio %.2f)\n",
+           t_one, t_two, t_two / t_one);
+    CHECK(transient_count() > 0, "objects stay loaded between signatures (the cache)");
+    keyward_tpm2_backend.shutdown();
+    CHECK(transient_count() == 0, "the backend's shutdown op flushes everything");
+    keyward_tpm2_release();
+    psa_destroy_key(keys[0]);
+    psa_destroy_key(keys[1]);
+    return 0;
+}
+
+/* Generates an RSA-2048 key through the backend: 1 if it has the decrypt
+ * attribute (and the warning is set when want_warning), 0 if not, -1 on
+ * failure. */
+static int generated_rsa_attrs(int want_warning)
+{
+    extern const keyward_backend_t keyward_tpm2_backend;
+    uint8_t ref[KEYWARD_REF_MAX];
+    size_t ref_len = 0, off = 0;
+    kw_tpm2_ref_t r;
+    TPM2B_PUBLIC pub;
+    psa_status_t st =
+        keyward_tpm2_backend.generate("tpm2:", PSA_KEY_TYPE_RSA_KEY_PAIR, 2048, ref, sizeof(ref),
+                                      &ref_len);
+
+    memset(&pub, 0, sizeof(pub));
+    if (st != PSA_SUCCESS || kw_tpm2_ref_parse(ref, ref_len, &r) != PSA_SUCCESS ||
+        Tss2_MU_TPM2B_PUBLIC_Unmarshal(r.pub, r.pub_len, &off, &pub) != TSS2_RC_SUCCESS) {
+        printf("#    generate: %s %s\n", keyward_status_name(st), keyward_last_error());
+        return -1;
+    }
+    if (want_warning && strstr(keyward_last_error(), "warning") == NULL) {
+        return -1;
+    }
+    return (pub.publicArea.objectAttributes & TPMA_OBJECT_DECRYPT) != 0;
+}
+
+/* RSA-PSS on a TPM that signs with the maximum salt length (the test
+ * double in tpm2_pss.c): DIR holds rsa_sd.pem (sign|decrypt) and
+ * rsa_s.pem (sign only), the same key pair imported twice. */
+static int run_pss(void)
+{
+    psa_key_id_t sd = 0, so = 0;
+    psa_algorithm_t pss = PSA_ALG_RSA_PSS(PSA_ALG_SHA_256);
+    uint8_t hash[32] = {11}, sig[PSA_SIGNATURE_MAX_SIZE];
+    size_t len = 0;
+    unsigned long em;
+    char twin[1200];
+
+    snprintf(twin, sizeof(twin), "%s", keyref_file("rsa_sd.pem", NULL));
+    CHECK_STATUS(keyward_key_open(twin, &sd), PSA_SUCCESS, "open rsa_sd.pem (sign|decrypt)");
+    CHECK_STATUS(keyward_key_open(keyref_file("rsa_s.pem", NULL), &so), PSA_SUCCESS,
+                 "open rsa_s.pem (sign only)");
+    /* swtpm itself: salt = hash length, the TPM's own signature is used. */
+    CHECK_STATUS(sign_verify(sd, pss), PSA_SUCCESS, "swtpm PSS, sign|decrypt key: strict verify");
+    CHECK_STATUS(sign_verify(so, pss), PSA_SUCCESS, "swtpm PSS, sign-only key: strict verify");
+
+    keyward_tpm2_test_pss_max_salt(twin);
+    em = keyward_tpm2_test_pss_emulated();
+    /* The max-salt signature fails PSA's strict check (salt = hash length):
+     * passing it proves keyward detected the salt and made the signature
+     * itself (software EMSA-PSS + raw RSA in the TPM). */
+    CHECK_STATUS(sign_verify(sd, pss), PSA_SUCCESS,
+                 "max-salt TPM, sign|decrypt key: strict PSS verify (software encoding + raw RSA)");
+    CHECK(keyward_tpm2_test_pss_emulated() == em + 1, "the TPM signed once (max salt), then "
+                                                      "keyward fell back");
+    CHECK_STATUS(sign_verify(sd, pss), PSA_SUCCESS, "again");
+    CHECK(keyward_tpm2_test_pss_emulated() == em + 1,
+          "remembered per key: no TPM PSS signature the second time");
+    CHECK_STATUS(sign_verify(sd, PSA_ALG_RSA_PSS(PSA_ALG_SHA_384)), PSA_SUCCESS,
+                 "max-salt TPM, SHA-384: strict verify");
+
+    em = keyward_tpm2_test_pss_emulated();
+    CHECK_STATUS(psa_sign_hash(so, pss, hash, 32, sig, sizeof(sig), &len), PSA_ERROR_NOT_SUPPORTED,
+                 "max-salt TPM, sign-only key: PSS refused");
+    CHECK(strstr(keyward_last_error(), "TLS 1.2 only") != NULL,
+          "the reason says the key can do TLS 1.2 only (%s)", keyward_last_error());
+    CHECK(keyward_tpm2_test_pss_emulated() == em + 1, "detected from one TPM signature");
+    CHECK_STATUS(psa_sign_hash(so, pss, hash, 32, sig, sizeof(sig), &len), PSA_ERROR_NOT_SUPPORTED,
+                 "refused again");
+    CHECK(keyward_tpm2_test_pss_emulated() == em + 1, "remembered: no TPM signature the second "
+                                                      "time");
+    CHECK_STATUS(sign_verify(so, PSA_ALG_RSA_PKCS1V15_SIGN(PSA_ALG_SHA_256)), PSA_SUCCESS,
+                 "the sign-only key still signs PKCS#1 v1.5 (TLS 1.2)");
+
+    /* Key generation probes the TPM's PSS: decrypt only where needed. */
+    CHECK(generated_rsa_attrs(1) == 1, "keygen on a max-salt TPM: RSA key gets decrypt, with a "
+                                       "warning (%s)", keyward_last_error());
+    keyward_tpm2_test_pss_max_salt(NULL);
+    CHECK(generated_rsa_attrs(0) == 0, "keygen on swtpm (salt = hash length): RSA key sign-only");
+    CHECK_STATUS(sign_verify(so, pss), PSA_SUCCESS, "test double off: PSS from the TPM again");
+    psa_destroy_key(sd);
+    psa_destroy_key(so);
+    return 0;
+}
+
+/* Signatures on one authorisation session: the session is started once,
+ * not per signature (keys with an auth value from KEYWARD_TPM2_AUTH). */
+static int run_session(void)
+{
+    psa_key_id_t ec = 0, rsa = 0;
+    unsigned long started;
+    double t0;
+
+    CHECK_STATUS(keyward_key_open(keyref_file("ec.pem", NULL), &ec), PSA_SUCCESS, "open ec.pem");
+    CHECK_STATUS(keyward_key_open(keyref_file("rsa.pem", NULL), &rsa), PSA_SUCCESS,
+                 "open rsa.pem");
+    CHECK_STATUS(sign_verify(ec, PSA_ALG_ECDSA(PSA_ALG_SHA_256)), PSA_SUCCESS, "first signature");
+    started = keyward_tpm2_session_count();
+    t0 = now_us();
+    for (int i = 0; i < 100; i++) {
+        uint8_t hash[32] = {13}, sig[PSA_SIGNATURE_MAX_SIZE];
+        size_t len = 0;
+        fails += psa_sign_hash(ec, PSA_ALG_ECDSA(PSA_ALG_SHA_256), hash, 32, sig, sizeof(sig),
+                               &len) != PSA_SUCCESS;
+    }
+    printf("#    ECDSA P-256 with an auth value over the salted session: %.1f us/signature\n",
+           (now_us() - t0) / 100);
+    for (int i = 0; i < 20; i++) {
+        CHECK_STATUS(sign_verify(i % 2 ? ec : rsa,
+                                 i % 2 ? PSA_ALG_ECDSA(PSA_ALG_SHA_256)
+                                       : (i % 4 ? PSA_ALG_RSA_PSS(PSA_ALG_SHA_256)
+                                                : PSA_ALG_RSA_PKCS1V15_SIGN(PSA_ALG_SHA_256))),
+                     PSA_SUCCESS, "signature %d", i);
+    }
+    CHECK(keyward_tpm2_session_count() == started && started >= 1,
+          "20 signatures, no new session (%lu started in all)", keyward_tpm2_session_count());
+    psa_destroy_key(ec);
+    psa_destroy_key(rsa);
+    return 0;
+}
+
+/* Signs until killed (for the killed-client tests); writes DIR/signing
+ * after the first signature so the test can wait for that state. */
+static int run_loop(void)
+{
+    psa_key_id_t key = 0;
+    uint8_t hash[32] = {9}, sig[PSA_SIGNATURE_MAX_SIZE];
+    size_t len = 0;
+
+    verbose = 0;
+    CHECK_STATUS(keyward_key_open(keyref_file("p256.pem", NULL), &key), PSA_SUCCESS, "open");
+    for (long i = 0;; i++) {
+        psa_status_t st = psa_sign_hash(key, PSA_ALG_ECDSA(PSA_ALG_SHA_256), hash, 32, sig,
+                                        sizeof(sig), &len);
+        if (st != PSA_SUCCESS) {
+            printf("FAIL signature %ld: %s %s\n", i, keyward_status_name(st), keyward_last_error());
+            return 1;
+        }
+        if (i == 0) {
+            FILE *f = fopen(path("signing"), "w");
+            if (f != NULL) {
+                fclose(f);
+            }
+        }
+    }
+}
+
 static int run_restart(void)
 {
     psa_key_id_t key = 0;
@@ -582,7 +788,7 @@ int main(int argc, char **argv)
     int rc = 2;
 
     if (argc < 2 || keyward_init() != PSA_SUCCESS) {
-        fprintf(stderr, "usage: tpm2_psa_test psa|persist-create|persist-use|hygiene|restart DIR "
+        fprintf(stderr, "usage: tpm2_psa_test psa|persist-create|persist-use|hygiene|alternate|loop|restart DIR "
                         "[N] | mixed KEYREF...\n");
         return 2;
     }
@@ -595,6 +801,14 @@ int main(int argc, char **argv)
         rc = run_persist(0);
     } else if (strcmp(argv[1], "hygiene") == 0) {
         rc = run_hygiene(argc > 3 ? atol(argv[3]) : 10000);
+    } else if (strcmp(argv[1], "alternate") == 0) {
+        rc = run_alternate(argc > 3 ? atol(argv[3]) : 200);
+    } else if (strcmp(argv[1], "session") == 0) {
+        rc = run_session();
+    } else if (strcmp(argv[1], "pss") == 0) {
+        rc = run_pss();
+    } else if (strcmp(argv[1], "loop") == 0) {
+        rc = run_loop();
     } else if (strcmp(argv[1], "restart") == 0) {
         rc = run_restart();
     } else if (strcmp(argv[1], "mixed") == 0) {

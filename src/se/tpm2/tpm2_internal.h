@@ -133,9 +133,22 @@ int kw_tpm2_ref_secret(const kw_tpm2_ref_t *r, unsigned which, uint8_t *out, siz
  * test cannot ask it through a second one while keyward holds it. */
 psa_status_t keyward_tpm2_transient_handles(const char *tcti, uint32_t *handles, size_t max,
                                             size_t *count);
-/* Flushes every object keyward loaded and closes every TPM connection.
+/* Flushes every object and session keyward loaded, zeroises the saved
+ * session and closes every TPM connection (the backend's shutdown op).
  * Also run at exit.  The next operation reconnects. */
 void keyward_tpm2_release(void);
+/* How many objects keyward loaded into the TPM (TPM2_Load, and
+ * TPM2_CreatePrimary for the SRK) since the process started. */
+unsigned long keyward_tpm2_load_count(void);
+/* How many authorisation sessions keyward started since the process did. */
+unsigned long keyward_tpm2_session_count(void);
+/* Test double for a TPM that signs RSA-PSS with the maximum salt length:
+ * while twin_keyref is set, every TPM PSS signature is replaced by a
+ * max-salt one made with raw RSA on twin_keyref (the same key pair with
+ * the decrypt attribute); NULL turns it off.  Either call forgets what
+ * keyward learnt about keys' PSS.  _emulated counts the replaced ones. */
+void keyward_tpm2_test_pss_max_salt(const char *twin_keyref);
+unsigned long keyward_tpm2_test_pss_emulated(void);
 
 /* tpm2_nv.c: certificates in NV indexes ("tpm2:nv=0x01XXXXXX"), the
  * backend's cert_read / cert_write (keyward/backend.h). */
