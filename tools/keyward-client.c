@@ -138,7 +138,7 @@ static int fail_alert(const char *when)
 static int fail_mbedtls(int code, const char *what, int ret)
 {
     char buf[200];
-    mbedtls_strerror(ret, buf, sizeof(buf));
+    keyward_compat_strerror(ret, buf, sizeof(buf));
     fprintf(stderr, "keyward-client: %s failed: %s (-0x%04x)", what, buf, (unsigned)-ret);
     if (keyward_last_error()[0] != '\0') {
         fprintf(stderr, " (%s)", keyward_last_error());
@@ -379,7 +379,7 @@ static int load_cert_file(mbedtls_x509_crt *crt, const char *what, const char *p
                             "cannot load %s %s: %d certificate(s) in it unreadable", what, path,
                             rc);
         }
-        mbedtls_strerror(rc, buf, sizeof(buf));
+        keyward_compat_strerror(rc, buf, sizeof(buf));
         return kwc_fail(KWC_EXIT_LOCAL_CERT, "cannot load %s %s: %s", what, path, buf);
     }
     return 0;

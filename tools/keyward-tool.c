@@ -105,7 +105,7 @@ static int make_csr(psa_key_id_t key, const char *subject)
         rc = keyward_compat_x509write_csr_pem(&csr, pem, sizeof(pem));
         if (rc != 0) {
             char buf[160];
-            mbedtls_strerror(rc, buf, sizeof(buf));
+            keyward_compat_strerror(rc, buf, sizeof(buf));
             fprintf(stderr, "keyward-tool: signing the CSR failed: %s %s\n", buf,
                     keyward_last_error());
         }

@@ -19,12 +19,15 @@
 #define KEYWARD_MBEDTLS_COMPAT_H
 
 #include "mbedtls/build_info.h"
+#include "mbedtls/error.h"
 #include "mbedtls/pk.h"
 #include "mbedtls/psa_util.h"
 #include "mbedtls/ssl.h"
 #include "mbedtls/x509_crt.h"
 #include "mbedtls/x509_csr.h"
 #include <psa/crypto.h>
+#include <stdio.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -59,6 +62,40 @@ static inline int keyward_compat_pk_is_ecc(const mbedtls_pk_context *pk)
 
     psa_reset_key_attributes(&attr);
     return ecc;
+}
+
+/* mbedtls_strerror, also for the key-parsing (PK) codes that 4.x's
+ * mbedtls_strerror no longer names (they belong to TF-PSA-Crypto, which
+ * keeps the codes but not their texts): a certificate whose key Mbed TLS
+ * cannot parse then still says why. */
+static inline void keyward_compat_strerror(int rc, char *buf, size_t size)
+{
+    mbedtls_strerror(rc, buf, size);
+#if defined(KEYWARD_MBEDTLS_4)
+    if (size > 0 && strncmp(buf, "UNKNOWN ERROR CODE", 18) == 0) {
+        static const struct {
+            int code;
+            const char *text;
+        } pk[] = {
+            {MBEDTLS_ERR_PK_TYPE_MISMATCH, "key of the wrong type"},
+            {MBEDTLS_ERR_PK_FILE_IO_ERROR, "cannot read the key file"},
+            {MBEDTLS_ERR_PK_KEY_INVALID_VERSION, "unsupported key version"},
+            {MBEDTLS_ERR_PK_KEY_INVALID_FORMAT, "malformed key"},
+            {MBEDTLS_ERR_PK_UNKNOWN_PK_ALG, "public key algorithm not supported"},
+            {MBEDTLS_ERR_PK_PASSWORD_REQUIRED, "the key is encrypted: password needed"},
+            {MBEDTLS_ERR_PK_PASSWORD_MISMATCH, "wrong password for the key"},
+            {MBEDTLS_ERR_PK_INVALID_PUBKEY, "malformed public key"},
+            {MBEDTLS_ERR_PK_INVALID_ALG, "malformed key algorithm identifier"},
+            {MBEDTLS_ERR_PK_UNKNOWN_NAMED_CURVE, "elliptic curve not supported"},
+        };
+        for (size_t i = 0; i < sizeof(pk) / sizeof(pk[0]); i++) {
+            if (pk[i].code == rc) {
+                snprintf(buf, size, "PK - %s (-0x%04X)", pk[i].text, (unsigned)-pk[i].code);
+                return;
+            }
+        }
+    }
+#endif
 }
 
 /* Gives the TLS configuration PSA's random generator (3.6 needs it said;
