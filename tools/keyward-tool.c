@@ -7,6 +7,7 @@
  *   keyward-tool info atecc608:[bus=...]   ATECC608 serial, revision, locks, slots
  *   keyward-tool provision atecc608:[bus=...]  ATECC608 default config, then lock
  *   keyward-tool cert-store CERTREF cert.pem [--force] / cert-get CERTREF  (keyward-tool-cert.c)
+ *   keyward-tool check-identity CERTREF KEYREF [--chain CHAINREF]  (keyward-tool-identity.c)
  */
 #include <signal.h>
 #include <stdio.h>
@@ -29,7 +30,8 @@ static void usage(void)
             "       keyward-tool pubkey KEYREF\n"
             "       keyward-tool csr KEYREF --subject \"CN=...,O=...\"\n"
             "       keyward-tool info|provision atecc608:[bus=unix:PATH|/dev/i2c-N][;addr=0x60]\n"
-            "       keyward-tool cert-store CERTREF cert.pem [--force] | cert-get CERTREF\n");
+            "       keyward-tool cert-store CERTREF cert.pem [--force] | cert-get CERTREF\n"
+            "       keyward-tool check-identity CERTREF KEYREF [--chain CHAINREF]\n");
 }
 
 static int key_error(const char *what, const char *keyref, psa_status_t status)
@@ -133,6 +135,9 @@ int main(int argc, char **argv)
     keyref = argv[2];
     if (strcmp(cmd, "cert-store") == 0 || strcmp(cmd, "cert-get") == 0) {
         return keyward_tool_cert(argc, argv);
+    }
+    if (strcmp(cmd, "check-identity") == 0) {
+        return keyward_tool_identity(argc, argv);
     }
     for (int i = 3; i < argc; i++) {
         if (strcmp(argv[i], "--type") == 0 && i + 1 < argc) {
