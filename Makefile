@@ -74,3 +74,10 @@ firmware: build
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_MBEDTLS4)
+
+# Installs headers, libraries (keyward's and its hooked Mbed TLS's, in keyward's own
+# folders), programs, keyward.pc and the CMake package keyward (cmake/keyward-install.cmake).
+PREFIX ?= /usr/local
+.PHONY: install
+install: build
+	cmake --install $(BUILD) --prefix $(abspath $(PREFIX))
