@@ -79,12 +79,17 @@ int main(int argc, char **argv)
     if (mbedtls_ssl_write(&ssl, (const unsigned char *)req, strlen(req)) != (int)strlen(req)) {
         goto exit;
     }
+    /* Until the server closes; a TLS 1.3 post-handshake message (a ticket)
+     * makes a read return without data. */
     while ((rc = mbedtls_ssl_read(&ssl, buf, sizeof(buf))) > 0 ||
-           rc == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) {
+           rc == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET || rc == MBEDTLS_ERR_SSL_WANT_READ) {
         if (rc > 0) {
             fwrite(buf, 1, (size_t)rc, stdout);
             ret = 0;
         }
+    }
+    if (ret != 0) {
+        fprintf(stderr, "no response: -0x%04x\n", (unsigned)-rc);
     }
     mbedtls_ssl_close_notify(&ssl);
 exit:
