@@ -55,6 +55,15 @@ emu_provision "CN=kw-device-atecc608,O=keyward tests" "$T" || { bad "ATECC608 pr
 kw_issue_cert_csr "$T" "$T/csr.pem" "$T/atecc.pem" || exit 1
 ATECC_KEY="atecc608:slot=0;bus=$EMU_BUS"
 
+# What each identity offers (keyward_tls_identity_open via the installed keyward-tool): the
+# ATECC608 signs SHA-256 only, so its identity leaves the TLS 1.2 SHA-384 suites out.
+out=$("$KW_TOOL" check-identity "$T/atecc.pem" "$ATECC_KEY" 2>&1)
+[[ $out == "identity ok: CN=kw-device-atecc608"*"SHA-384 TLS 1.2 suites left out"* ]] &&
+    ok "atecc608 identity: $out" || bad "atecc608 identity: $out"
+out=$("$KW_TOOL" check-identity "$P11_CERT" "$P11_KEY" 2>&1)
+[[ $out == "identity ok: CN=kw-device-pkcs11"*"all cipher suites" ]] &&
+    ok "pkcs11 identity: $out" || bad "pkcs11 identity: $out"
+
 port=$(kw_free_port) || exit 1
 kw_start_server mosquitto "$T" "$port" || exit 1
 LOG=$KW_SERVER_LOG
