@@ -42,6 +42,9 @@ function(keyward_register_backend name)
   if(KB_LIBS)
     target_link_libraries(keyward_obj PRIVATE ${KB_LIBS})
   endif()
+  # For code that asks whether a backend is in the build (MCU builds set it by hand).
+  string(TOUPPER "${name}" upper)
+  target_compile_definitions(keyward_obj PRIVATE KEYWARD_WITH_${upper})
 endfunction()
 
 # Every folder of src/se, in name order (the order of the table: the first backend whose
