@@ -15,7 +15,7 @@ endif
 MBEDTLS4_TARBALL ?= ../shared/mbedtls-4.0.0.tar.xz
 MBEDTLS4_SOURCE_DIR ?= $(wildcard $(MBEDTLS4_TARBALL))
 
-.PHONY: all deps build demo test test-asan test-mbedtls4 build-mbedtls4 mbedtls4-tree check bench footprint firmware clean
+.PHONY: all deps build demo test test-asan test-mbedtls4 build-mbedtls4 mbedtls4-tree check bench footprint firmware clean test-atecc608-only
 
 all: build
 
@@ -59,7 +59,21 @@ build-mbedtls4: mbedtls4-tree deps
 test-mbedtls4: build-mbedtls4
 	ctest --test-dir $(BUILD_MBEDTLS4) --output-on-failure -j$(JOBS) --timeout 900
 
-check: test test-asan test-mbedtls4
+check: test test-asan test-mbedtls4 test-atecc608-only
+
+# A build with the ATECC608 backend alone: it must link neither p11-kit nor tss2
+# (scripts/check-atecc608-only.sh), and its ATECC608 tests pass (atecc608_mixed
+# needs SoftHSM2: not here).  It reuses the hooked Mbed TLS copy of $(BUILD)
+# (hooking again is a no-op), so nothing is fetched.
+BUILD_ATECC608_ONLY ?= build-atecc608-only
+test-atecc608-only: build
+	cmake -S . -B $(BUILD_ATECC608_ONLY) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKEYWARD_FIRMWARE=OFF \
+	    -DKEYWARD_WITH_PKCS11=OFF -DKEYWARD_WITH_TPM2=OFF -DKEYWARD_WITH_ATECC608=ON \
+	    -DMBEDTLS_SOURCE_DIR=$(abspath $(BUILD))/mbedtls-src
+	cmake --build $(BUILD_ATECC608_ONLY) -j$(JOBS)
+	scripts/check-atecc608-only.sh $(BUILD_ATECC608_ONLY)
+	ctest --test-dir $(BUILD_ATECC608_ONLY) --output-on-failure -j$(JOBS) --timeout 600 \
+	    -R '^atecc608_' -E '^atecc608_mixed$$'
 
 # Both Mbed TLS lines side by side when a 4.x tree is at hand.
 bench: build
@@ -73,4 +87,11 @@ firmware: build
 	ctest --test-dir $(BUILD) --output-on-failure -L mcu -j$(JOBS) --timeout 300
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_MBEDTLS4)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_MBEDTLS4) $(BUILD_ATECC608_ONLY)
+
+# Installs headers, libraries (keyward's and its hooked Mbed TLS's, in keyward's own
+# folders), programs, keyward.pc and the CMake package keyward (cmake/keyward-install.cmake).
+PREFIX ?= /usr/local
+.PHONY: install
+install: build
+	cmake --install $(BUILD) --prefix $(abspath $(PREFIX))

@@ -66,10 +66,9 @@ typedef struct {
 typedef struct {
     mbedtls_ssl_context ssl;
     mbedtls_ssl_config conf;
-    mbedtls_x509_crt ca, crt;
-    mbedtls_pk_context pk;
-    psa_key_id_t key;
-    int suites[256];
+    mbedtls_x509_crt ca;
+    keyward_tls_identity_t id; /* --cert, --chain, --key */
+    char shown_cert[512];
 } client_t;
 
 /* Filled from Mbed TLS's debug output, the only place 3.6 shows them. */
@@ -323,17 +322,8 @@ static int parse_args(int argc, char **argv, opts_t *o)
 
 /* ------------------------------------------------------------------ Mbed TLS version specifics */
 
-/* The calls that differ between Mbed TLS 3.6 and 4.x, in one place. */
-static int client_pk_from_key(mbedtls_pk_context *pk, psa_key_id_t key)
-{
-    return keyward_compat_pk_wrap_psa(pk, key);
-}
-
-static void client_conf_rng(mbedtls_ssl_config *conf)
-{
-    keyward_compat_ssl_conf_rng(conf);
-}
-
+/* The calls that differ between Mbed TLS 3.6 and 4.x, in one place (the key
+ * and the RNG: keyward_tls_conf_identity). */
 /* A TLS 1.3 NewSessionTicket tells tls:// that the server went on after the
  * client's Finished.  3.6 drops tickets silently unless asked to report
  * them (4.x always reports them). */
@@ -385,57 +375,57 @@ static int load_cert_file(mbedtls_x509_crt *crt, const char *what, const char *p
     return 0;
 }
 
-/* The client certificate: a file, or a reference to one kept in the SE
- * (keyward_cert_load).  The reference is not printed: it may carry a PIN. */
-static int load_client_cert(const opts_t *o, client_t *cl)
+/* A file CERTREF is parsed here first, and let go: the message then names
+ * the file and says what is wrong with it, in Mbed TLS's words.  An SE
+ * reference is not printed (it may carry a PIN): the identity reports it. */
+static int check_certref_file(const char *what, const char *certref)
 {
-    psa_status_t status;
+    mbedtls_x509_crt scratch;
     int rc;
 
-    if (strncmp(o->cert, "pkcs11:", 7) == 0 || strncmp(o->cert, "tpm2:", 5) == 0) {
-        status = keyward_cert_load(&cl->crt, o->cert);
-        if (status != PSA_SUCCESS) {
-            return kwc_fail(KWC_EXIT_LOCAL_CERT,
-                            "cannot load the client certificate from the SE: %s%s%s",
-                            keyward_status_name(status), keyward_last_error()[0] ? ": " : "",
-                            keyward_last_error());
-        }
-    } else if ((rc = load_cert_file(&cl->crt, "client certificate", o->cert)) != 0) {
-        return rc;
+    if (strncmp(certref, "pkcs11:", 7) == 0 || strncmp(certref, "tpm2:", 5) == 0) {
+        return 0;
     }
-    return o->chain != NULL ? load_cert_file(&cl->crt, "certificate chain", o->chain) : 0;
+    mbedtls_x509_crt_init(&scratch);
+    rc = load_cert_file(&scratch, what, strncmp(certref, "file:", 5) == 0 ? certref + 5 : certref);
+    mbedtls_x509_crt_free(&scratch);
+    return rc;
 }
 
 /* Certificates, key, and whether the certificate belongs to the key: all
- * checked before any connection is made. */
+ * checked before any connection is made (keyward_tls_identity_open). */
 static int load_credentials(const opts_t *o, client_t *cl)
 {
     psa_status_t status;
     char shown[512];
+    const char *err;
     int rc;
 
     if ((rc = load_cert_file(&cl->ca, "CA certificate", o->cacert)) != 0 ||
-        (rc = load_client_cert(o, cl)) != 0) {
+        (rc = check_certref_file("client certificate", o->cert)) != 0 ||
+        (o->chain != NULL && (rc = check_certref_file("certificate chain", o->chain)) != 0)) {
         return rc;
     }
-    status = keyward_key_open(o->key, &cl->key);
-    if (status != PSA_SUCCESS) {
-        cl->key = 0;
+    status = keyward_tls_identity_open(&cl->id, o->cert, o->chain, o->key);
+    if (status == PSA_SUCCESS) {
+        return 0;
+    }
+    err = keyward_last_error();
+    switch (cl->id.failed_step) {
+    case KEYWARD_TLS_STEP_KEY:
         return kwc_fail(KWC_EXIT_LOCAL_CERT, "cannot open key %s: %s%s%s",
                         keyref_shown(o->key, shown, sizeof(shown)), keyward_status_name(status),
-                        keyward_last_error()[0] ? ": " : "", keyward_last_error());
-    }
-    status = keyward_tls_check_pair(&cl->crt, cl->key);
-    if (status != PSA_SUCCESS) {
+                        err[0] ? ": " : "", err);
+    case KEYWARD_TLS_STEP_PAIR:
         return kwc_fail(KWC_EXIT_LOCAL_CERT,
-                        "the client certificate %s does not match the key %s: %s%s%s", o->cert,
+                        "the client certificate %s does not match the key %s: %s%s%s",
+                        keyref_shown(o->cert, cl->shown_cert, sizeof(cl->shown_cert)),
                         keyref_shown(o->key, shown, sizeof(shown)), keyward_status_name(status),
-                        keyward_last_error()[0] ? ": " : "", keyward_last_error());
+                        err[0] ? ": " : "", err);
+    default: /* the certificate, the chain, or a key Mbed TLS cannot use */
+        return kwc_fail(KWC_EXIT_LOCAL_CERT, "client certificate/key: %s%s%s",
+                        keyward_status_name(status), err[0] ? ": " : "", err);
     }
-    if ((rc = client_pk_from_key(&cl->pk, cl->key)) != 0) {
-        return fail_mbedtls(KWC_EXIT_LOCAL_CERT, "wrapping the key for Mbed TLS", rc);
-    }
-    return 0;
 }
 
 /* ------------------------------------------------------------------ TLS configuration */
@@ -470,44 +460,6 @@ static void tls12_sigalg(const mbedtls_ssl_context *ssl, const mbedtls_pk_contex
     snprintf(out, size, "%s_%s", keyward_compat_pk_is_ecc(pk) ? "ecdsa" : "rsa_pkcs1", hash);
 }
 
-/* Can the key's policy sign a SHA-384 hash? */
-static int key_signs_sha384(psa_key_id_t key)
-{
-    psa_key_attributes_t attr = PSA_KEY_ATTRIBUTES_INIT;
-    psa_algorithm_t algs[2];
-    int ok = 0;
-
-    if (psa_get_key_attributes(key, &attr) != PSA_SUCCESS) {
-        return 1;
-    }
-    algs[0] = psa_get_key_algorithm(&attr);
-    algs[1] = psa_get_key_enrollment_algorithm(&attr);
-    for (int i = 0; i < 2; i++) {
-        psa_algorithm_t h = PSA_ALG_IS_SIGN_HASH(algs[i]) ? PSA_ALG_SIGN_GET_HASH(algs[i]) : 0;
-        ok |= h == PSA_ALG_ANY_HASH || h == PSA_ALG_SHA_384;
-    }
-    psa_reset_key_attributes(&attr);
-    return ok;
-}
-
-/* A TLS 1.2 client signs CertificateVerify with SHA-384 when the suite's
- * hash is SHA-384 (Mbed TLS 3.6).  A key that cannot (an ATECC608 signs
- * SHA-256 only) must not offer those suites, or the handshake would fail
- * after the server picked one. */
-static void drop_sha384_suites(int *out, size_t out_size)
-{
-    const int *all = mbedtls_ssl_list_ciphersuites();
-    size_t n = 0;
-
-    for (size_t i = 0; all[i] != 0 && n + 1 < out_size; i++) {
-        const char *name = mbedtls_ssl_get_ciphersuite_name(all[i]);
-        if (strncmp(name, "TLS1-3-", 7) == 0 || strstr(name, "SHA384") == NULL) {
-            out[n++] = all[i];
-        }
-    }
-    out[n] = 0;
-}
-
 static int configure_tls(const opts_t *o, client_t *cl, kwc_conn_t *c)
 {
     int rc;
@@ -519,7 +471,6 @@ static int configure_tls(const opts_t *o, client_t *cl, kwc_conn_t *c)
     }
     mbedtls_ssl_conf_authmode(&cl->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
     mbedtls_ssl_conf_ca_chain(&cl->conf, &cl->ca, NULL);
-    client_conf_rng(&cl->conf);
     client_conf_report_tickets(&cl->conf);
     if (o->tls_max != 0) {
         mbedtls_ssl_conf_max_tls_version(&cl->conf, o->tls_max == 12 ? MBEDTLS_SSL_VERSION_TLS1_2
@@ -529,12 +480,11 @@ static int configure_tls(const opts_t *o, client_t *cl, kwc_conn_t *c)
         mbedtls_ssl_conf_min_tls_version(&cl->conf, o->tls_min == 12 ? MBEDTLS_SSL_VERSION_TLS1_2
                                                                      : MBEDTLS_SSL_VERSION_TLS1_3);
     }
-    if (!key_signs_sha384(cl->key)) {
-        drop_sha384_suites(cl->suites, sizeof(cl->suites) / sizeof(cl->suites[0]));
-        mbedtls_ssl_conf_ciphersuites(&cl->conf, cl->suites);
-    }
-    if ((rc = mbedtls_ssl_conf_own_cert(&cl->conf, &cl->crt, &cl->pk)) != 0) {
-        return fail_mbedtls(KWC_EXIT_LOCAL_CERT, "mbedtls_ssl_conf_own_cert", rc);
+    /* Own certificate and key, the RNG, and only the suites and signature
+     * algorithms the key can sign (an ATECC608 key: no SHA-384 suites). */
+    if (keyward_tls_conf_identity(&cl->conf, &cl->id) != PSA_SUCCESS) {
+        return kwc_fail(KWC_EXIT_LOCAL_CERT, "cannot configure the TLS identity: %s",
+                        keyward_last_error());
     }
     if (o->verbose) {
         fprintf(stderr, "* built with %s\n", KEYWARD_MBEDTLS_VERSION_TEXT);
@@ -601,7 +551,7 @@ static void print_session(const client_t *cl)
     if (mbedtls_ssl_get_version_number(&cl->ssl) == MBEDTLS_SSL_VERSION_TLS1_3) {
         snprintf(sa, sizeof(sa), "%s", tls13_sigalg[0] ? tls13_sigalg : "unknown");
     } else {
-        tls12_sigalg(&cl->ssl, &cl->pk, sa, sizeof(sa));
+        tls12_sigalg(&cl->ssl, &cl->id.pk, sa, sizeof(sa));
     }
     fprintf(stderr, "* protocol: %s\n* ciphersuite: %s\n* client signature algorithm: %s\n",
             mbedtls_ssl_get_version(&cl->ssl), mbedtls_ssl_get_ciphersuite(&cl->ssl), sa);
@@ -890,8 +840,6 @@ int main(int argc, char **argv)
     mbedtls_ssl_init(&cl.ssl);
     mbedtls_ssl_config_init(&cl.conf);
     mbedtls_x509_crt_init(&cl.ca);
-    mbedtls_x509_crt_init(&cl.crt);
-    mbedtls_pk_init(&cl.pk);
 
     status = keyward_init();
     if (status != PSA_SUCCESS) {
@@ -906,11 +854,7 @@ int main(int argc, char **argv)
     mbedtls_ssl_free(&cl.ssl);
     mbedtls_ssl_config_free(&cl.conf);
     mbedtls_x509_crt_free(&cl.ca);
-    mbedtls_x509_crt_free(&cl.crt);
-    mbedtls_pk_free(&cl.pk);
-    if (cl.key != 0) {
-        keyward_key_close(cl.key);
-    }
+    keyward_tls_identity_close(&cl.id);
     keyward_deinit();
     return ret;
 }

@@ -7,12 +7,15 @@
  *   keyward-tool info atecc608:[bus=...]   ATECC608 serial, revision, locks, slots
  *   keyward-tool provision atecc608:[bus=...]  ATECC608 default config, then lock
  *   keyward-tool cert-store CERTREF cert.pem [--force] / cert-get CERTREF  (keyward-tool-cert.c)
+ *   keyward-tool check-identity CERTREF KEYREF [--chain CHAINREF]  (keyward-tool-identity.c)
  */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
+#if defined(KEYWARD_TOOL_ATECC608)
 #include "atecc608_tool.h"
+#endif
 #include "keyward-tool.h"
 #include "keyward/keyward.h"
 #include "keyward/mbedtls_compat.h"
@@ -29,7 +32,8 @@ static void usage(void)
             "       keyward-tool pubkey KEYREF\n"
             "       keyward-tool csr KEYREF --subject \"CN=...,O=...\"\n"
             "       keyward-tool info|provision atecc608:[bus=unix:PATH|/dev/i2c-N][;addr=0x60]\n"
-            "       keyward-tool cert-store CERTREF cert.pem [--force] | cert-get CERTREF\n");
+            "       keyward-tool cert-store CERTREF cert.pem [--force] | cert-get CERTREF\n"
+            "       keyward-tool check-identity CERTREF KEYREF [--chain CHAINREF]\n");
 }
 
 static int key_error(const char *what, const char *keyref, psa_status_t status)
@@ -134,6 +138,9 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "cert-store") == 0 || strcmp(cmd, "cert-get") == 0) {
         return keyward_tool_cert(argc, argv);
     }
+    if (strcmp(cmd, "check-identity") == 0) {
+        return keyward_tool_identity(argc, argv);
+    }
     for (int i = 3; i < argc; i++) {
         if (strcmp(argv[i], "--type") == 0 && i + 1 < argc) {
             type_s = argv[++i];
@@ -184,10 +191,12 @@ int main(int argc, char **argv)
         } else {
             ret = make_csr(key, subject);
         }
+#if defined(KEYWARD_TOOL_ATECC608)
     } else if (strcmp(cmd, "info") == 0) {
         ret = keyward_atecc608_tool_info(keyref);
     } else if (strcmp(cmd, "provision") == 0) {
         ret = keyward_atecc608_tool_provision(keyref);
+#endif
     } else {
         usage();
         ret = 2;

@@ -9,7 +9,8 @@
  * the KEYREF text itself ("pkcs11:token=t;object=o", "atecc608:slot=0").
  *
  * Adding an SE = one folder under src/se/ exporting one keyward_backend_t,
- * listed in src/core/backends.c.  See README.md, "Porting to a new SE".
+ * registered by its own CMakeLists.txt (keyward_register_backend; the build
+ * generates src/core/backends.c's table).  See README.md, "Porting guide".
  */
 #ifndef KEYWARD_BACKEND_H
 #define KEYWARD_BACKEND_H

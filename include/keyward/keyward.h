@@ -25,6 +25,10 @@
 extern "C" {
 #endif
 
+/* keyward's version, "MAJOR.MINOR.PATCH" (the version of the installed
+ * package: keyward.pc, find_package(keyward)). */
+const char *keyward_version(void);
+
 /* Initialises PSA (psa_crypto_init).  Safe to call more than once. */
 psa_status_t keyward_init(void);
 

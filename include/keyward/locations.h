@@ -14,10 +14,18 @@
 #define KEYWARD_LOCATION_ATECC608 0x804B02u
 #define KEYWARD_LOCATION_TPM2     0x804B03u
 
-/* Used by the wrapper hook: one case label per keyward location. */
+/* A new backend takes the next free number below KEYWARD_LOCATION_LAST, in
+ * its own header (the three here are the backends that came first). */
+#define KEYWARD_LOCATION_FIRST    0x804B01u
+#define KEYWARD_LOCATION_LAST     0x804B0Fu
+
+/* Used by the wrapper hook: PSA hands keyward every location of its block,
+ * with or without a backend in this build (keyward then answers
+ * PSA_ERROR_NOT_SUPPORTED), so that adding a backend touches no list here. */
 #define KEYWARD_PSA_LOCATION_CASES                                             \
-    case KEYWARD_LOCATION_PKCS11:                                              \
-    case KEYWARD_LOCATION_ATECC608:                                            \
-    case KEYWARD_LOCATION_TPM2:
+    case 0x804B01u: case 0x804B02u: case 0x804B03u: case 0x804B04u:            \
+    case 0x804B05u: case 0x804B06u: case 0x804B07u: case 0x804B08u:            \
+    case 0x804B09u: case 0x804B0Au: case 0x804B0Bu: case 0x804B0Cu:            \
+    case 0x804B0Du: case 0x804B0Eu: case 0x804B0Fu:
 
 #endif

@@ -1,29 +1,22 @@
-/* The backends compiled into this build.  One line per SE. */
+/* The backends compiled into this build.  keyward's CMake generates the
+ * table from the backends that src/se/<name>/CMakeLists.txt registered
+ * (cmake/keyward-backends.cmake); a build without it (the MCU firmware,
+ * bench/footprint.sh) has the ATECC608 backend alone. */
 #include <string.h>
 
 #include "keyward/backend.h"
 
-#if defined(KEYWARD_WITH_PKCS11)
-extern const keyward_backend_t keyward_pkcs11_backend;
-#endif
-#if defined(KEYWARD_WITH_ATECC608)
+#if defined(KEYWARD_BACKENDS_GENERATED)
+#include "keyward_backends_table.h"
+#elif defined(KEYWARD_WITH_ATECC608)
 extern const keyward_backend_t keyward_atecc608_backend;
-#endif
-#if defined(KEYWARD_WITH_TPM2)
-extern const keyward_backend_t keyward_tpm2_backend;
+#define KEYWARD_BACKEND_ENTRIES &keyward_atecc608_backend,
+#else
+#define KEYWARD_BACKEND_ENTRIES
 #endif
 
 const keyward_backend_t *const keyward_backends[] = {
-#if defined(KEYWARD_WITH_PKCS11)
-    &keyward_pkcs11_backend,
-#endif
-#if defined(KEYWARD_WITH_ATECC608)
-    &keyward_atecc608_backend,
-#endif
-#if defined(KEYWARD_WITH_TPM2)
-    &keyward_tpm2_backend,
-#endif
-    NULL,
+    KEYWARD_BACKEND_ENTRIES NULL,
 };
 
 const keyward_backend_t *keyward_backend_by_location(uint32_t location)
