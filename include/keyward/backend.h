@@ -116,8 +116,20 @@ void keyward_secret_drop(const uint8_t *ref, size_t ref_len);
 /* Non-zero when the KEYREF attribute name (len bytes) is a secret:
  * pin-value, so-pin, auth, parent-auth, any *auth, *password, *passphrase. */
 int keyward_keyref_attr_is_secret(const char *name, size_t len);
-/* Non-zero when the KEYREF text carries a secret attribute. */
+/* Non-zero when the KEYREF text carries a secret attribute.
+ * KEYWARD_SECRETS_MAX=0 (the MCU profile: no secret store, and backends
+ * whose KEYREF parsers refuse any attribute they do not know, see
+ * src/core/redact.c) has no secret attributes: always 0, inlined so that
+ * the checks built on it fold away. */
+#if defined(KEYWARD_SECRETS_MAX) && KEYWARD_SECRETS_MAX == 0
+static inline int keyward_keyref_has_secret(const char *keyref)
+{
+    (void)keyref;
+    return 0;
+}
+#else
 int keyward_keyref_has_secret(const char *keyref);
+#endif
 /* The KEYREF without its secret attributes (NUL-terminated in out). */
 psa_status_t keyward_keyref_strip(const char *keyref, char *out, size_t out_size,
                                   size_t *out_len);

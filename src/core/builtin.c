@@ -65,14 +65,15 @@ void keyward_builtin_clear(void)
 #define KW_FOLD
 #endif
 
-static int id_declared(psa_key_id_t id)
+/* The entry declared with id, or NULL.  Called with the lock held. */
+static keyward_builtin_t *find_locked(psa_key_id_t id)
 {
-    for (size_t i = 0; i < builtin_count; i++) {
-        if (builtins[i].id == id) {
-            return 1;
+    for (keyward_builtin_t *b = builtins; b < builtins + builtin_count; b++) {
+        if (b->id == id) {
+            return b;
         }
     }
-    return 0;
+    return NULL;
 }
 
 /* Appends an entry; called with the lock held.  keyref is secret-free. */
@@ -82,7 +83,7 @@ static KW_FOLD psa_status_t add_locked(psa_key_id_t id, const char *keyref, psa_
 {
     keyward_builtin_t *b;
 
-    if (id_declared(id)) {
+    if (find_locked(id) != NULL) {
         /* Never replace: the id may be one the application uses for
          * another key, and a silent swap would sign with the wrong key. */
         keyward_set_error("builtin key id 0x%08x is already declared", (unsigned)id);
@@ -193,7 +194,7 @@ psa_status_t keyward_builtin_open(const char *keyref, psa_key_type_t type, size_
     /* Ids from the top of the builtin range, away from application-chosen
      * ones, skipping any the application declared there. */
     cand = MBEDTLS_PSA_KEY_ID_BUILTIN_MAX;
-    while (id_declared(cand)) {
+    while (find_locked(cand) != NULL) {
         cand--;
     }
     status = check_args(cand, keyref, bits);
@@ -216,19 +217,16 @@ psa_status_t mbedtls_psa_platform_get_builtin_key(mbedtls_svc_key_id_t key_id,
                                                   psa_key_lifetime_t *lifetime,
                                                   psa_drv_slot_number_t *slot_number)
 {
-    psa_key_id_t id = MBEDTLS_SVC_KEY_ID_GET_KEY_ID(key_id);
+    const keyward_builtin_t *b;
     psa_status_t status = PSA_ERROR_DOES_NOT_EXIST;
 
     LOCK();
-    for (size_t i = 0; i < builtin_count; i++) {
-        if (builtins[i].id == id) {
-            *lifetime = PSA_KEY_LIFETIME_FROM_PERSISTENCE_AND_LOCATION(
-                PSA_KEY_PERSISTENCE_READ_ONLY,
-                keyward_backend_by_keyref(builtins[i].keyref)->location);
-            *slot_number = i;
-            status = PSA_SUCCESS;
-            break;
-        }
+    b = find_locked(MBEDTLS_SVC_KEY_ID_GET_KEY_ID(key_id));
+    if (b != NULL) {
+        *lifetime = PSA_KEY_LIFETIME_FROM_PERSISTENCE_AND_LOCATION(
+            PSA_KEY_PERSISTENCE_READ_ONLY, keyward_backend_by_keyref(b->keyref)->location);
+        *slot_number = (psa_drv_slot_number_t)(b - builtins);
+        status = PSA_SUCCESS;
     }
     UNLOCK();
     if (status == PSA_SUCCESS) {

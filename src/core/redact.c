@@ -113,19 +113,12 @@ size_t keyward_keyref_redact(const char *keyref, char *out, size_t out_size)
     return o;
 }
 
-/* Calls fn for each item of the KEYREF after "scheme:"; d is the character
- * before the item (0 for the first). */
 #if defined(KEYWARD_SECRETS_MAX) && KEYWARD_SECRETS_MAX == 0
 /* MCU profile (no secret store, KEYWARD_SECRETS_MAX=0): the backends built
  * there (ATECC608) have no secret attribute and their KEYREF parsers refuse
  * any attribute they do not know, so a KEYREF carrying a PIN never becomes a
- * key.  The scan and the stripping are compiled out (about 1 KB of code). */
-int keyward_keyref_has_secret(const char *keyref)
-{
-    (void)keyref;
-    return 0;
-}
-
+ * key.  The scan and the stripping are compiled out (about 1 KB of code);
+ * keyward_keyref_has_secret is 0, inline in keyward/backend.h. */
 psa_status_t keyward_keyref_strip(const char *keyref, char *out, size_t out_size,
                                   size_t *out_len)
 {
@@ -142,6 +135,8 @@ psa_status_t keyward_keyref_strip(const char *keyref, char *out, size_t out_size
     return PSA_SUCCESS;
 }
 #else
+/* Calls fn for each item of the KEYREF after "scheme:"; d is the character
+ * before the item (0 for the first). */
 typedef int (*item_fn_t)(void *ctx, char d, const char *item, size_t len, int secret);
 
 static int for_each_item(const char *keyref, item_fn_t fn, void *ctx)

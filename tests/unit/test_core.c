@@ -161,6 +161,47 @@ static void bad_key_buffers(void)
     CHECK_STATUS(keyward_psa_sign_hash(&attr, good, good_len, PSA_ALG_ECDSA(PSA_ALG_SHA_256),
                                        hash, 32, sig, 63, &len),
                  PSA_ERROR_BUFFER_TOO_SMALL);
+    /* The hash length each signature algorithm wants, checked before the
+     * SE: its length passes (the short signature buffer stops it next), one
+     * byte less does not; hashes no SE signs are refused; algorithms that
+     * are not hash-and-sign take any length. */
+    {
+        static const psa_algorithm_t hashes[] = {PSA_ALG_SHA_1, PSA_ALG_SHA_224, PSA_ALG_SHA_256,
+                                                 PSA_ALG_SHA_384, PSA_ALG_SHA_512};
+        static const size_t lengths[] = {20, 28, 32, 48, 64};
+        uint8_t h[65] = {0};
+
+        for (size_t i = 0; i < sizeof(hashes) / sizeof(hashes[0]); i++) {
+            const psa_algorithm_t algs[] = {
+                PSA_ALG_ECDSA(hashes[i]), PSA_ALG_DETERMINISTIC_ECDSA(hashes[i]),
+                PSA_ALG_RSA_PKCS1V15_SIGN(hashes[i]), PSA_ALG_RSA_PSS(hashes[i]),
+                PSA_ALG_RSA_PSS_ANY_SALT(hashes[i])};
+            for (size_t j = 0; j < sizeof(algs) / sizeof(algs[0]); j++) {
+                CHECK_STATUS(keyward_psa_sign_hash(&attr, good, good_len, algs[j], h, lengths[i],
+                                                   sig, 63, &len),
+                             PSA_ERROR_BUFFER_TOO_SMALL);
+                CHECK_STATUS(keyward_psa_sign_hash(&attr, good, good_len, algs[j], h,
+                                                   lengths[i] - 1, sig, sizeof(sig), &len),
+                             PSA_ERROR_INVALID_ARGUMENT);
+            }
+        }
+        CHECK_STATUS(keyward_psa_sign_hash(&attr, good, good_len, PSA_ALG_ECDSA(PSA_ALG_SHA3_256),
+                                           h, 32, sig, sizeof(sig), &len),
+                     PSA_ERROR_NOT_SUPPORTED);
+        CHECK_STATUS(keyward_psa_sign_hash(&attr, good, good_len,
+                                           PSA_ALG_RSA_PKCS1V15_SIGN(PSA_ALG_MD5), h, 16, sig,
+                                           sizeof(sig), &len),
+                     PSA_ERROR_NOT_SUPPORTED);
+        CHECK_STATUS(keyward_psa_sign_hash(&attr, good, good_len, PSA_ALG_ECDSA(PSA_ALG_ANY_HASH),
+                                           h, 32, sig, sizeof(sig), &len),
+                     PSA_ERROR_NOT_SUPPORTED);
+        CHECK_STATUS(keyward_psa_sign_hash(&attr, good, good_len, PSA_ALG_RSA_PKCS1V15_SIGN_RAW,
+                                           h, 65, sig, 63, &len),
+                     PSA_ERROR_BUFFER_TOO_SMALL);
+        CHECK_STATUS(keyward_psa_sign_hash(&attr, good, good_len, PSA_ALG_ECDSA_ANY, h, 7, sig, 63,
+                                           &len),
+                     PSA_ERROR_BUFFER_TOO_SMALL);
+    }
     /* sizes */
     CHECK(keyward_psa_get_key_buffer_size(&attr) == KEYWARD_KEYBUF_HEADER + KEYWARD_REF_MAX);
     CHECK(keyward_psa_get_key_buffer_size_from_key_data(&attr, ref, 0) == 0);

@@ -126,15 +126,17 @@ int keyward_atecc608_command(keyward_atecc608_t *dev, uint8_t opcode, uint8_t p1
     if (len > 151u || resp_len + 3u > sizeof(buf) || (dlen > 0 && data == NULL)) {
         return KEYWARD_ATECC608_E_ARG;
     }
+    /* The data before the header: gcc -Os otherwise writes the header on
+     * both sides of the dlen test (20 bytes more in an MCU image). */
+    if (dlen > 0) {
+        memcpy(buf + 6, data, dlen);
+    }
     buf[0] = WA_COMMAND;
     buf[1] = (uint8_t)len;
     buf[2] = opcode;
     buf[3] = p1;
     buf[4] = (uint8_t)p2;
     buf[5] = (uint8_t)(p2 >> 8);
-    if (dlen > 0) {
-        memcpy(buf + 6, data, dlen);
-    }
     plen = keyward_atecc608_crc16(buf + 1, len - 2u);
     buf[len - 1u] = (uint8_t)plen;
     buf[len++] = (uint8_t)(plen >> 8);
