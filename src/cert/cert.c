@@ -58,6 +58,17 @@ static const keyward_backend_t *se_of(const char *certref, int write, psa_status
     return NULL;
 }
 
+/* The status for a reference se_of() did not take: its own refusal, or
+ * "not an SE reference" when it is not one at all (a file). */
+static psa_status_t se_refused(psa_status_t status)
+{
+    if (status == PSA_SUCCESS) {
+        keyward_set_error("not an SE certificate reference (pkcs11:...;type=cert, tpm2:nv=...)");
+        status = PSA_ERROR_INVALID_ARGUMENT;
+    }
+    return status;
+}
+
 psa_status_t keyward_cert_read(const char *certref, uint8_t *der, size_t der_size,
                                size_t *der_len)
 {
@@ -69,12 +80,7 @@ psa_status_t keyward_cert_read(const char *certref, uint8_t *der, size_t der_siz
     }
     be = se_of(certref, 0, &status);
     if (be == NULL) {
-        if (status == PSA_SUCCESS) {
-            keyward_set_error("not an SE certificate reference (pkcs11:...;type=cert, "
-                              "tpm2:nv=...)");
-            status = PSA_ERROR_INVALID_ARGUMENT;
-        }
-        return status;
+        return se_refused(status);
     }
     return be->cert_read(certref, der, der_size, der_len);
 }
@@ -165,12 +171,7 @@ psa_status_t keyward_cert_store(const char *certref, const uint8_t *data, size_t
     }
     be = se_of(certref, 1, &status);
     if (be == NULL) {
-        if (status == PSA_SUCCESS) {
-            keyward_set_error("not an SE certificate reference (pkcs11:...;type=cert, "
-                              "tpm2:nv=...)");
-            status = PSA_ERROR_INVALID_ARGUMENT;
-        }
-        return status;
+        return se_refused(status);
     }
     /* Only a certificate goes in, always as DER (the SE-side format that
      * pkcs11-tool, tpm2_nvread and EK-certificate readers expect). */

@@ -98,6 +98,10 @@ typedef struct {
 /* PSA_ERROR_INVALID_ARGUMENT for anything malformed (unknown attribute,
  * both or neither of file=/handle= when need_key, bad number, too long). */
 psa_status_t kw_tpm2_keyref_parse(const char *keyref, int need_key, kw_tpm2_keyref_t *out);
+
+/* %XX-decodes [s, s+n) into out (NUL-terminated, out_size with the NUL); the
+ * decoded length in *out_len (a %00 stays in it).  0, or -1 if malformed or too long. */
+int kw_tpm2_pct_decode(const char *s, size_t n, char *out, size_t out_size, size_t *out_len);
 /* Wipes the auth values. */
 void kw_tpm2_keyref_free(kw_tpm2_keyref_t *kr);
 

@@ -58,44 +58,6 @@ typedef struct {
 
 /* ---- the reference --------------------------------------------------------- */
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-/* %XX-decodes n bytes of s into out (NUL-terminated).  -1 if bad or too long. */
-static int pct_decode(const char *s, size_t n, char *out, size_t out_size)
-{
-    size_t o = 0;
-
-    for (size_t i = 0; i < n; i++) {
-        int c = (unsigned char)s[i];
-        if (c == '%') {
-            int hi, lo;
-            if (i + 2 >= n || (hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0) {
-                return -1;
-            }
-            c = hi * 16 + lo;
-            i += 2;
-        }
-        if (c == 0 || o + 1 >= out_size) {
-            return -1;
-        }
-        out[o++] = (char)c;
-    }
-    out[o] = '\0';
-    return 0;
-}
-
 /* "tpm2:nv=0x01XXXXXX[;tcti=...]": nv= exactly once, tcti= at most once. */
 static psa_status_t nvref_parse(const char *certref, nvref_t *r)
 {
@@ -112,8 +74,11 @@ static psa_status_t nvref_parse(const char *certref, nvref_t *r)
         size_t n = strcspn(p, ";");
         const char *eq = memchr(p, '=', n);
         char val[KW_TPM2_TCTI_MAX];
+        size_t vlen = 0;
 
-        if (eq == NULL || pct_decode(eq + 1, n - (size_t)(eq + 1 - p), val, sizeof(val)) != 0) {
+        if (eq == NULL ||
+            kw_tpm2_pct_decode(eq + 1, n - (size_t)(eq + 1 - p), val, sizeof(val), &vlen) != 0 ||
+            strlen(val) != vlen) { /* no %00 inside a value */
             keyward_set_error("TPM certificate reference: bad attribute '%.*s' (nv=, tcti=)",
                               (int)(eq != NULL ? (size_t)(eq - p) : n), p);
             return PSA_ERROR_INVALID_ARGUMENT;

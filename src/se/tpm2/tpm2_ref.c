@@ -38,8 +38,9 @@ static int hexval(int c)
     return -1;
 }
 
-/* %XX-decodes [s, s+n) into out (NUL-terminated; out_size includes the NUL). */
-static int pct_decode(const char *s, size_t n, char *out, size_t out_size, size_t *out_len)
+/* %XX-decodes [s, s+n) into out (NUL-terminated; out_size includes the NUL).
+ * Shared with the NV-certificate references (tpm2_nv.c). */
+int kw_tpm2_pct_decode(const char *s, size_t n, char *out, size_t out_size, size_t *out_len)
 {
     size_t o = 0;
 
@@ -147,7 +148,7 @@ psa_status_t kw_tpm2_keyref_parse(const char *keyref, int need_key, kw_tpm2_keyr
             goto exit;
         }
         name_len = (size_t)(eq - p);
-        if (pct_decode(eq + 1, item_len - name_len - 1, val, sizeof(val), &val_len) != 0) {
+        if (kw_tpm2_pct_decode(eq + 1, item_len - name_len - 1, val, sizeof(val), &val_len) != 0) {
             keyward_set_error("TPM KEYREF attribute '%.*s': bad %%-escape or too long",
                               (int)name_len, p);
             status = PSA_ERROR_INVALID_ARGUMENT;
