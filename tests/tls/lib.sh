@@ -8,7 +8,7 @@
 #   kw_tmpdir [VAR]                 create a temp dir, store its path in VAR (default KW_TMPDIR),
 #                                   install the cleanup trap (EXIT INT TERM)
 #   kw_on_exit CMD...               register an extra cleanup command (run by the same trap)
-#   kw_free_port                    print a free TCP port (20000-60000)
+#   kw_free_port                    print a free TCP port (20000-32699, below the ephemeral range)
 #   kw_make_ca DIR                  DIR/ca.{pem,key}, DIR/server.{pem,key} (EC P-256, CN=localhost)
 #   kw_issue_cert DIR PUB SUBJ OUT  client cert for a public key held elsewhere (-force_pubkey)
 #   kw_issue_cert_csr DIR CSR OUT   client cert from a (verified) CSR
@@ -188,7 +188,10 @@ EOF
 kw_free_port() {
     local i port
     for ((i = 0; i < 200; i++)); do
-        port=$((20000 + (RANDOM * 32768 + RANDOM) % 40001))
+        # Below Linux's ephemeral range (32768-60999 by default), so that no
+        # client connection of a parallel test takes the port before the
+        # server binds it.
+        port=$((20000 + (RANDOM * 32768 + RANDOM) % 12700))
         if ! _kw_port_listening "$port" && _kw_port_bindable "$port"; then
             printf '%s\n' "$port"
             return 0

@@ -76,13 +76,23 @@ kw_swtpm_start() {
     local dir=$1 port i
     _kw_not_in_subshell kw_swtpm_start || return 1
     mkdir -p "$dir/state"
-    for ((i = 0; i < 50; i++)); do
-        port=$(kw_free_port) || return 1
-        _kw_port_bindable "$((port + 1))" && break
+    # A free port can be taken by another test between the check and swtpm's
+    # bind (tests run in parallel): then swtpm exits, and we try another.
+    local attempt started=0
+    for ((attempt = 0; attempt < 5 && started == 0; attempt++)); do
+        for ((i = 0; i < 50; i++)); do
+            port=$(kw_free_port) || return 1
+            _kw_port_bindable "$((port + 1))" && break
+        done
+        echo "$port" >"$dir/port"
+        KW_SWTPM_PORT=$port
+        if _kw_swtpm_launch "$dir" "$port"; then
+            started=1
+        else
+            kw_swtpm_stop "$dir"
+        fi
     done
-    echo "$port" >"$dir/port"
-    KW_SWTPM_PORT=$port
-    _kw_swtpm_launch "$dir" "$port" || return 1
+    [ "$started" -eq 1 ] || return 1
     kw_on_exit "kw_swtpm_stop '$dir'"
     export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$port"
     # keyward's cross-process lock files for this private TPM live in the test's temp dir.
