@@ -1,5 +1,5 @@
 /*
- * keyward QEMU firmware: Mbed TLS 3.6 + keyward on a Cortex-M4F
+ * keyward QEMU firmware: Mbed TLS 3.6 or 4.x + keyward on a Cortex-M4F
  * (qemu-system-arm -M mps2-an386), the client key in an ATECC608.
  *
  *   UART0  the I2C bus: keyward-atecc608-emu's socket (i2c_uart.c)
@@ -23,6 +23,8 @@
 #include "i2c_uart.h"
 #include "keyward/atecc608.h"
 #include "keyward/keyward.h"
+/* The calls that differ between 3.6 and 4.x (PK over a PSA key, TLS RNG). */
+#include "keyward/mbedtls_compat.h"
 /* The boot check below speaks the chip protocol directly (Info, Read):
  * keyward-internal, fine for this in-tree demo firmware. */
 #include "se/atecc608/atecc608_proto.h"
@@ -313,7 +315,7 @@ static int step_tls(mbedtls_x509_crt *ca, mbedtls_x509_crt *own)
     mbedtls_ssl_init(&ssl);
     mbedtls_pk_init(&pk);
     mbedtls_memory_buffer_alloc_max_reset();
-    if ((rc = mbedtls_pk_setup_opaque(&pk, KEY_ID)) != 0 ||
+    if ((rc = keyward_compat_pk_wrap_psa(&pk, KEY_ID)) != 0 ||
         (rc = mbedtls_ssl_config_defaults(&conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
                                           MBEDTLS_SSL_PRESET_DEFAULT)) != 0) {
         tls_fail("TLS set-up", rc);
@@ -321,7 +323,7 @@ static int step_tls(mbedtls_x509_crt *ca, mbedtls_x509_crt *own)
     }
     mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_REQUIRED);
     mbedtls_ssl_conf_ca_chain(&conf, ca, NULL);
-    mbedtls_ssl_conf_rng(&conf, mbedtls_psa_get_random, MBEDTLS_PSA_RANDOM_STATE);
+    keyward_compat_ssl_conf_rng(&conf);
     mbedtls_ssl_conf_read_timeout(&conf, NET_TIMEOUT_MS);
     /* SHA-256 suites only: the chip signs ECDSA with SHA-256, and a TLS 1.2
      * CertificateVerify is hashed with the suite's hash. */
@@ -415,8 +417,10 @@ int main(void)
     board_init();
     uart_init(FW_UART0);
     uart_init(FW_UART1);
-    printf("fw: keyward firmware on %s, Mbed TLS %s\n", "mps2-an386 (Cortex-M4F)",
-           MBEDTLS_VERSION_STRING);
+    /* "Mbed TLS 3.6.6" or "Mbed TLS 4.0.0 (TF-PSA-Crypto 1.0.0)": tests/mcu
+     * checks that the image runs the host build's line. */
+    printf("fw: keyward firmware on %s, %s\n", "mps2-an386 (Cortex-M4F)",
+           KEYWARD_MBEDTLS_VERSION_TEXT);
     mbedtls_memory_buffer_alloc_init(heap_pool, sizeof(heap_pool));
     print_clock();
     mbedtls_x509_crt_init(&ca);

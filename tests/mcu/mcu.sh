@@ -16,7 +16,8 @@
 #   mcu.sh watchdog         the watchdog (--watchdog-ms 100) expires in the middle of
 #                           every Nonce+Sign: exit 6
 #
-# Environment: KW_SOURCE_DIR, KW_EMU, KW_TOOL, KW_FW_ELF, KW_QEMU (qemu-system-arm).
+# Environment: KW_SOURCE_DIR, KW_EMU, KW_TOOL, KW_FW_ELF, KW_QEMU (qemu-system-arm),
+# KW_MBEDTLS_VERSION (the host build's Mbed TLS: the image must run the same).
 set -u
 . "$KW_SOURCE_DIR/tests/tls/lib.sh"
 . "$KW_SOURCE_DIR/tests/atecc608/emu.sh"
@@ -99,7 +100,10 @@ tls() {
     signs1=$(emu_stat cmd_sign)
     rnd1=$(emu_stat cmd_random)
     sed -n '/^---- response ----$/,/^---- end of response/p' "$T/fw.out" >"$T/body"
+    # The image runs the Mbed TLS line the host build was made with (the
+    # firmware is built on 3.6 and on 4.x).
     if [ "$FW_RC" = 0 ] && grep -q "^fw: handshake ok: TLSv$ver " "$T/fw.out" &&
+        grep -q "^fw: keyward firmware on .*, Mbed TLS ${KW_MBEDTLS_VERSION:?}\( \|\$\)" "$T/fw.out" &&
         kw_server_saw_subject "$kind" "$T" "$SUBJ" "$T/body" &&
         [ "$signs1" -ge $((signs0 + 2)) ] && [ "$rnd1" -gt "$rnd0" ]; then
         echo "ok   $CASE $kind TLS $ver in ${FW_SECS}s: $(sed -n 's/^fw: handshake ok: //p' "$T/fw.out");" \
