@@ -123,7 +123,9 @@ int keyward_tool_cert(int argc, char **argv)
         } else if (argv[i][0] != '-' && file == NULL && strcmp(cmd, "cert-store") == 0) {
             file = argv[i];
         } else {
-            fprintf(stderr, "keyward-tool: %s: unexpected argument '%s'\n", cmd, argv[i]);
+            char shown[512]; /* a stray KEYREF keeps its PIN masked */
+            (void)keyward_keyref_redact(argv[i], shown, sizeof(shown));
+            fprintf(stderr, "keyward-tool: %s: unexpected argument '%s'\n", cmd, shown);
             certref = NULL;
         }
     }

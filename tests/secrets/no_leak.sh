@@ -52,6 +52,7 @@ expect 0 "tool keygen" "$KW_TOOL" keygen "pkcs11:token=$tk;object=gen?module-pat
 expect fail "tool keygen, label exists" "$KW_TOOL" keygen "pkcs11:token=$tk;object=gen?module-path=$m&pin-value=$PIN" --type ec-p256
 expect fail "tool keygen, bad type" "$KW_TOOL" keygen "$(uri x)" --type ec-p1
 expect fail "tool, unknown option" "$KW_TOOL" pubkey "$(uri p256)" --pin-value="$PIN"
+expect fail "tool cert-get, a KEYREF as a stray argument" "$KW_TOOL" cert-get "pkcs11:token=$tk;object=p256;type=cert?module-path=$m" "$(uri p256)"
 
 kw_issue_cert "$T/ca" "$T/p256.pub" "/CN=kw-leak/O=keyward tests" "$T/p256.crt" || exit 1
 port=$(kw_free_port)
