@@ -113,6 +113,12 @@ psa_status_t keyward_secret_get(const uint8_t *ref, size_t ref_len, const char *
 /* Wipes the values of ref that no key has been made with yet. */
 void keyward_secret_drop(const uint8_t *ref, size_t ref_len);
 
+/* KEYWARD_SECRETS_MAX=0 (the MCU profile) keeps no secrets at all: no
+ * store, no secret attributes.  One name for that switch. */
+#if defined(KEYWARD_SECRETS_MAX) && KEYWARD_SECRETS_MAX == 0 && !defined(KEYWARD_NO_SECRETS)
+#define KEYWARD_NO_SECRETS
+#endif
+
 /* Non-zero when the KEYREF attribute name (len bytes) is a secret:
  * pin-value, so-pin, auth, parent-auth, any *auth, *password, *passphrase. */
 int keyward_keyref_attr_is_secret(const char *name, size_t len);
@@ -121,7 +127,7 @@ int keyward_keyref_attr_is_secret(const char *name, size_t len);
  * whose KEYREF parsers refuse any attribute they do not know, see
  * src/core/redact.c) has no secret attributes: always 0, inlined so that
  * the checks built on it fold away. */
-#if defined(KEYWARD_SECRETS_MAX) && KEYWARD_SECRETS_MAX == 0
+#if defined(KEYWARD_NO_SECRETS)
 static inline int keyward_keyref_has_secret(const char *keyref)
 {
     (void)keyref;

@@ -76,7 +76,7 @@ psa_status_t keyward_ref_from_keyref(const keyward_backend_t *be, const char *ke
         keyward_set_error("KEYREF longer than %u bytes", (unsigned)ref_size);
         return PSA_ERROR_INVALID_ARGUMENT;
     }
-#if defined(KEYWARD_SECRETS_MAX) && KEYWARD_SECRETS_MAX == 0
+#if defined(KEYWARD_NO_SECRETS)
     memcpy(ref, keyref, len); /* MCU profile: no secret attributes (redact.c) */
     *ref_len = len;
     return PSA_SUCCESS;

@@ -26,7 +26,7 @@ static psa_key_location_t location_of(const psa_key_attributes_t *attributes)
  * backend's parser. */
 static int text_ref_has_secret(const keyward_backend_t *be, const uint8_t *ref, size_t ref_len)
 {
-#if defined(KEYWARD_SECRETS_MAX) && KEYWARD_SECRETS_MAX == 0
+#if defined(KEYWARD_NO_SECRETS)
     /* MCU profile: no secret store, no secret attributes (see redact.c). */
     (void)be;
     (void)ref;
@@ -135,7 +135,7 @@ static psa_status_t finish_key(const keyward_backend_t *be, const psa_key_attrib
     return status;
 }
 
-#if !(defined(KEYWARD_SECRETS_MAX) && KEYWARD_SECRETS_MAX == 0)
+#if !defined(KEYWARD_NO_SECRETS)
 /* psa_import_key() of KEYREF text that carries a PIN or auth value.  PSA
  * writes a persistent key's buffer to storage: refused.  A volatile key gets
  * the secret-free ref; the backend keeps the secret in process memory. */
@@ -183,7 +183,7 @@ psa_status_t keyward_psa_import_key(const psa_key_attributes_t *attributes, cons
         keyward_set_error("key reference is empty or longer than %u bytes", KEYWARD_REF_MAX);
         return PSA_ERROR_INVALID_ARGUMENT;
     }
-#if !(defined(KEYWARD_SECRETS_MAX) && KEYWARD_SECRETS_MAX == 0)
+#if !defined(KEYWARD_NO_SECRETS)
     if (text_ref_has_secret(be, data, data_length)) {
         return import_text_with_secret(be, attributes, data, data_length, key_buffer,
                                        key_buffer_size, key_buffer_length, bits);

@@ -113,7 +113,7 @@ size_t keyward_keyref_redact(const char *keyref, char *out, size_t out_size)
     return o;
 }
 
-#if defined(KEYWARD_SECRETS_MAX) && KEYWARD_SECRETS_MAX == 0
+#if defined(KEYWARD_NO_SECRETS)
 /* MCU profile (no secret store, KEYWARD_SECRETS_MAX=0): the backends built
  * there (ATECC608) have no secret attribute and their KEYREF parsers refuse
  * any attribute they do not know, so a KEYREF carrying a PIN never becomes a
@@ -240,4 +240,4 @@ psa_status_t keyward_keyref_strip(const char *keyref, char *out, size_t out_size
     }
     return PSA_SUCCESS;
 }
-#endif /* KEYWARD_SECRETS_MAX == 0 */
+#endif /* KEYWARD_NO_SECRETS */
