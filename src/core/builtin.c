@@ -6,9 +6,6 @@
  */
 #include <string.h>
 
-#if !defined(KEYWARD_NO_THREADS)
-#include <pthread.h>
-#endif
 
 #include "core.h"
 #include "mbedtls/build_info.h"
@@ -27,33 +24,26 @@ void keyward_builtin_set_fallback(keyward_builtin_fallback_t fallback)
 
 /* Applications may declare keys from several threads while others use them
  * (keyward_key_open declares SE slots on the fly): one lock for the table. */
-#if defined(KEYWARD_NO_THREADS)
-#define LOCK() ((void)0)
-#define UNLOCK() ((void)0)
-#else
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-#define LOCK() pthread_mutex_lock(&lock)
-#define UNLOCK() pthread_mutex_unlock(&lock)
-#endif
+KW_MODULE_LOCK;
 
 psa_status_t keyward_builtin_copy(size_t index, keyward_builtin_t *out)
 {
     psa_status_t status = PSA_ERROR_DOES_NOT_EXIST;
-    LOCK();
+    KW_LOCK();
     if (index < builtin_count) {
         *out = builtins[index];
         status = PSA_SUCCESS;
     }
-    UNLOCK();
+    KW_UNLOCK();
     return status;
 }
 
 void keyward_builtin_clear(void)
 {
-    LOCK();
+    KW_LOCK();
     mbedtls_platform_zeroize(builtins, sizeof(builtins));
     builtin_count = 0;
-    UNLOCK();
+    KW_UNLOCK();
 }
 
 /* MCU builds (no threads) usually declare their keys with
@@ -141,9 +131,9 @@ psa_status_t keyward_builtin_add(psa_key_id_t id, const char *keyref, psa_key_ty
         keyward_set_error("a builtin KEYREF kept by reference cannot carry a secret");
         return PSA_ERROR_INVALID_ARGUMENT;
     }
-    LOCK();
+    KW_LOCK();
     status = add_locked(id, keyref, type, bits, usage, alg, alg2);
-    UNLOCK();
+    KW_UNLOCK();
     return status;
 #else
     {
@@ -161,9 +151,9 @@ psa_status_t keyward_builtin_add(psa_key_id_t id, const char *keyref, psa_key_ty
                                              sizeof(ref), &ref_len);
         }
         if (status == PSA_SUCCESS) {
-            LOCK();
+            KW_LOCK();
             status = add_locked(id, clean, type, bits, usage, alg, alg2);
-            UNLOCK();
+            KW_UNLOCK();
         }
         if (status == PSA_SUCCESS) {
             keyward_secrets_bind_since(mark, id);
@@ -183,11 +173,11 @@ psa_status_t keyward_builtin_open(const char *keyref, psa_key_type_t type, size_
     psa_status_t status = PSA_ERROR_CORRUPTION_DETECTED;
     psa_key_id_t cand;
 
-    LOCK();
+    KW_LOCK();
     for (size_t i = 0; i < builtin_count; i++) {
         if (strcmp(builtins[i].keyref, keyref) == 0) {
             *id = builtins[i].id;
-            UNLOCK();
+            KW_UNLOCK();
             return PSA_SUCCESS;
         }
     }
@@ -201,7 +191,7 @@ psa_status_t keyward_builtin_open(const char *keyref, psa_key_type_t type, size_
     if (status == PSA_SUCCESS) {
         status = add_locked(cand, keyref, type, bits, usage, alg, alg2);
     }
-    UNLOCK();
+    KW_UNLOCK();
     if (status == PSA_SUCCESS) {
         *id = cand;
     }
@@ -220,7 +210,7 @@ psa_status_t mbedtls_psa_platform_get_builtin_key(mbedtls_svc_key_id_t key_id,
     const keyward_builtin_t *b;
     psa_status_t status = PSA_ERROR_DOES_NOT_EXIST;
 
-    LOCK();
+    KW_LOCK();
     b = find_locked(MBEDTLS_SVC_KEY_ID_GET_KEY_ID(key_id));
     if (b != NULL) {
         *lifetime = PSA_KEY_LIFETIME_FROM_PERSISTENCE_AND_LOCATION(
@@ -228,7 +218,7 @@ psa_status_t mbedtls_psa_platform_get_builtin_key(mbedtls_svc_key_id_t key_id,
         *slot_number = (psa_drv_slot_number_t)(b - builtins);
         status = PSA_SUCCESS;
     }
-    UNLOCK();
+    KW_UNLOCK();
     if (status == PSA_SUCCESS) {
         return status;
     }

@@ -11,6 +11,20 @@
 #define KEYWARD_THREAD_LOCAL _Thread_local
 #endif
 
+/* A core file's own lock (the builtin table, the secret store): the file
+ * says KW_MODULE_LOCK once, then KW_LOCK()/KW_UNLOCK().  Nothing in
+ * KEYWARD_NO_THREADS builds. */
+#if defined(KEYWARD_NO_THREADS)
+#define KW_MODULE_LOCK typedef int kw_module_lock_unused
+#define KW_LOCK() ((void)0)
+#define KW_UNLOCK() ((void)0)
+#else
+#include <pthread.h>
+#define KW_MODULE_LOCK static pthread_mutex_t kw_module_lock = PTHREAD_MUTEX_INITIALIZER
+#define KW_LOCK() pthread_mutex_lock(&kw_module_lock)
+#define KW_UNLOCK() pthread_mutex_unlock(&kw_module_lock)
+#endif
+
 #ifndef KEYWARD_BUILTIN_MAX
 #define KEYWARD_BUILTIN_MAX 8
 #endif

@@ -11,10 +11,6 @@
  */
 #include <string.h>
 
-#if !defined(KEYWARD_NO_THREADS)
-#include <pthread.h>
-#endif
-
 #include "core.h"
 #include "mbedtls/build_info.h"
 #include "mbedtls/platform_util.h"
@@ -43,14 +39,7 @@ static secret_t table[KEYWARD_SECRETS_MAX];
 static unsigned long seq_counter;
 static KEYWARD_THREAD_LOCAL char thread_tag; /* its address names the thread */
 
-#if defined(KEYWARD_NO_THREADS)
-#define LOCK() ((void)0)
-#define UNLOCK() ((void)0)
-#else
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-#define LOCK() pthread_mutex_lock(&lock)
-#define UNLOCK() pthread_mutex_unlock(&lock)
-#endif
+KW_MODULE_LOCK;
 
 static void wipe(secret_t *s)
 {
@@ -73,7 +62,7 @@ psa_status_t keyward_secret_put(const uint8_t *ref, size_t ref_len, const char *
         (value == NULL && value_len != 0)) {
         return PSA_ERROR_INVALID_ARGUMENT;
     }
-    LOCK();
+    KW_LOCK();
     for (size_t i = 0; i < KEYWARD_SECRETS_MAX && s == NULL; i++) {
         secret_t *e = &table[i];
         if (same_ref(e, ref, ref_len) && e->key == 0 && e->owner == &thread_tag &&
@@ -96,7 +85,7 @@ psa_status_t keyward_secret_put(const uint8_t *ref, size_t ref_len, const char *
         s = oldest;
     }
     if (s == NULL) {
-        UNLOCK();
+        KW_UNLOCK();
         keyward_set_error("more than %u keys with secrets in process memory: close some "
                           "(keyward_key_close)", (unsigned)KEYWARD_SECRETS_MAX);
         return PSA_ERROR_INSUFFICIENT_MEMORY;
@@ -112,7 +101,7 @@ psa_status_t keyward_secret_put(const uint8_t *ref, size_t ref_len, const char *
         memcpy(s->value, value, value_len);
     }
     s->value_len = value_len;
-    UNLOCK();
+    KW_UNLOCK();
     return PSA_SUCCESS;
 }
 
@@ -125,7 +114,7 @@ psa_status_t keyward_secret_get(const uint8_t *ref, size_t ref_len, const char *
     if (ref == NULL || name == NULL) {
         return PSA_ERROR_DOES_NOT_EXIST;
     }
-    LOCK();
+    KW_LOCK();
     for (size_t i = 0; i < KEYWARD_SECRETS_MAX; i++) {
         if (same_ref(&table[i], ref, ref_len) && strcmp(table[i].name, name) == 0 &&
             (best == NULL || table[i].seq > best->seq)) {
@@ -143,33 +132,33 @@ psa_status_t keyward_secret_get(const uint8_t *ref, size_t ref_len, const char *
             status = PSA_SUCCESS;
         }
     }
-    UNLOCK();
+    KW_UNLOCK();
     return status;
 }
 
 void keyward_secret_drop(const uint8_t *ref, size_t ref_len)
 {
-    LOCK();
+    KW_LOCK();
     for (size_t i = 0; i < KEYWARD_SECRETS_MAX; i++) {
         if (same_ref(&table[i], ref, ref_len) && table[i].key == 0) {
             wipe(&table[i]);
         }
     }
-    UNLOCK();
+    KW_UNLOCK();
 }
 
 unsigned long keyward_secrets_mark(void)
 {
     unsigned long m;
-    LOCK();
+    KW_LOCK();
     m = seq_counter;
-    UNLOCK();
+    KW_UNLOCK();
     return m;
 }
 
 void keyward_secrets_bind_since(unsigned long mark, psa_key_id_t key)
 {
-    LOCK();
+    KW_LOCK();
     for (size_t i = 0; i < KEYWARD_SECRETS_MAX; i++) {
         secret_t *s = &table[i];
         if (s->used && s->key == key && s->seq <= mark &&
@@ -193,7 +182,7 @@ void keyward_secrets_bind_since(unsigned long mark, psa_key_id_t key)
             s->owner = NULL;
         }
     }
-    UNLOCK();
+    KW_UNLOCK();
 }
 
 void keyward_secrets_collect(void)
@@ -205,7 +194,7 @@ void keyward_secrets_collect(void)
      * PSA does not tell the driver, so look.  Builtin ids are left alone
      * (asking PSA about one would load it, and they live for ever).  PSA is
      * asked without the lock held: loading a key may store secrets. */
-    LOCK();
+    KW_LOCK();
     for (size_t i = 0; i < KEYWARD_SECRETS_MAX; i++) {
         psa_key_id_t k = table[i].key;
         if (table[i].used && k != 0 &&
@@ -213,7 +202,7 @@ void keyward_secrets_collect(void)
             ids[n++] = k;
         }
     }
-    UNLOCK();
+    KW_UNLOCK();
     for (size_t i = 0; i < n; i++) {
         psa_key_attributes_t attr = PSA_KEY_ATTRIBUTES_INIT;
         psa_status_t status = psa_get_key_attributes(ids[i], &attr);
@@ -226,44 +215,44 @@ void keyward_secrets_collect(void)
 
 void keyward_secrets_drop_since(unsigned long mark)
 {
-    LOCK();
+    KW_LOCK();
     for (size_t i = 0; i < KEYWARD_SECRETS_MAX; i++) {
         secret_t *s = &table[i];
         if (s->used && s->key == 0 && s->owner == &thread_tag && s->seq > mark) {
             wipe(s);
         }
     }
-    UNLOCK();
+    KW_UNLOCK();
 }
 
 void keyward_secrets_forget_key(psa_key_id_t key)
 {
-    LOCK();
+    KW_LOCK();
     for (size_t i = 0; i < KEYWARD_SECRETS_MAX; i++) {
         if (table[i].used && table[i].key == key) {
             wipe(&table[i]);
         }
     }
-    UNLOCK();
+    KW_UNLOCK();
 }
 
 void keyward_secrets_wipe_all(void)
 {
-    LOCK();
+    KW_LOCK();
     mbedtls_platform_zeroize(table, sizeof(table));
-    UNLOCK();
+    KW_UNLOCK();
 }
 
 size_t keyward_secrets_count(psa_key_id_t key)
 {
     size_t n = 0;
-    LOCK();
+    KW_LOCK();
     for (size_t i = 0; i < KEYWARD_SECRETS_MAX; i++) {
         if (table[i].used && (key == 0 || table[i].key == key)) {
             n++;
         }
     }
-    UNLOCK();
+    KW_UNLOCK();
     return n;
 }
 
