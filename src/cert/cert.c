@@ -13,6 +13,7 @@
 
 #include "keyward/backend.h"
 #include "keyward/cert.h"
+#include "keyward/mbedtls_compat.h"
 #include "mbedtls/error.h"
 #include "mbedtls/platform_util.h"
 
@@ -25,7 +26,7 @@ static void set_mbedtls_error(const char *what, const char *name, int rc)
 {
     char buf[128] = "";
 #if defined(MBEDTLS_ERROR_C)
-    mbedtls_strerror(rc, buf, sizeof(buf));
+    keyward_compat_strerror(rc, buf, sizeof(buf));
 #endif
     keyward_set_error("%s%s%s: %s (-0x%04x)", what, name[0] ? " " : "", name, buf,
                       (unsigned)-rc);
