@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "keyward/backend.h"
 #include "keyward/cert.h"
@@ -119,7 +120,17 @@ psa_status_t keyward_cert_load(mbedtls_x509_crt *chain, const char *certref)
         }
     } else if (status == PSA_SUCCESS) {
         const char *path = strncmp(certref, "file:", 5) == 0 ? certref + 5 : certref;
-        FILE *fp = fopen(path, "rb");
+        struct stat st;
+        FILE *fp;
+        /* Mbed TLS sizes its buffer by seeking to the end: a directory gives a
+         * 2^63-byte request, a FIFO blocks (opening it already does).  Only
+         * regular files go further. */
+        if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+            keyward_set_error("cannot load certificate file %s: not a regular file", path);
+            status = PSA_ERROR_INVALID_ARGUMENT;
+            goto exit;
+        }
+        fp = fopen(path, "rb");
         if (fp == NULL) {
             keyward_set_error("cannot open certificate file %s", path);
             status = PSA_ERROR_DOES_NOT_EXIST;

@@ -82,6 +82,9 @@ int main(int argc, char **argv)
            "certificate file loads (file:PATH)");
     expect(keyward_cert_load(&chain, "/nonexistent/cert.pem") == PSA_ERROR_DOES_NOT_EXIST,
            "a missing file: PSA_ERROR_DOES_NOT_EXIST");
+    expect(keyward_cert_load(&chain, "/") == PSA_ERROR_INVALID_ARGUMENT &&
+               strstr(keyward_last_error(), "not a regular file") != NULL,
+           "a directory: PSA_ERROR_INVALID_ARGUMENT, not a regular file");
     if (getenv("TPM2TOOLS_TCTI") != NULL) { /* a TPM is there */
         expect(keyward_cert_load(&chain, "tpm2:nv=0x013FFFFF") == PSA_ERROR_DOES_NOT_EXIST,
                "an undefined NV index: PSA_ERROR_DOES_NOT_EXIST");
