@@ -14,7 +14,7 @@
 
 #include "../tests/atecc608/emu_helper.h"
 #include "keyward/keyward.h"
-#include "keyward/mbedtls_compat.h"
+#include "keyward/port/mbedtls_compat.h"
 #include "mbedtls/pk.h"
 #include "mbedtls/psa_util.h"
 #include "mbedtls/ssl.h"

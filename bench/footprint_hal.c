@@ -4,7 +4,7 @@
  * transfers (declared here; a real port calls its vendor driver).  Not part
  * of keyward's share: the application writes its own.
  */
-#include "keyward/atecc608.h"
+#include "keyward/port/atecc608.h"
 
 /* 0 acknowledged, 1 address not acknowledged, negative: bus error. */
 extern int bsp_i2c_write(uint8_t addr, const uint8_t *data, size_t len);

@@ -14,7 +14,7 @@
 
 #include "bench_util.h"
 #include "keyward/keyward.h"
-#include "keyward/mbedtls_compat.h"
+#include "keyward/port/mbedtls_compat.h"
 #include "mbedtls/net_sockets.h"
 #include "mbedtls/pk.h"
 #include "mbedtls/psa_util.h"

@@ -11,7 +11,7 @@
 
 #include <stdint.h>
 
-#include "keyward/atecc608.h"
+#include "keyward/port/atecc608.h"
 
 typedef struct {
     uint32_t uart;       /* UART base address */

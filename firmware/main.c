@@ -21,10 +21,10 @@
 
 #include "board.h"
 #include "i2c_uart.h"
-#include "keyward/atecc608.h"
+#include "keyward/port/atecc608.h"
 #include "keyward/keyward.h"
 /* The calls that differ between 3.6 and 4.x (PK over a PSA key, TLS RNG). */
-#include "keyward/mbedtls_compat.h"
+#include "keyward/port/mbedtls_compat.h"
 /* The boot check below speaks the chip protocol directly (Info, Read):
  * keyward-internal, fine for this in-tree demo firmware. */
 #include "se/atecc608/atecc608_proto.h"

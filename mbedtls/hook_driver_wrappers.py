@@ -43,7 +43,7 @@ GUARD = "KEYWARD_PSA_DRIVER"
 INCLUDE_ANCHOR = '#include "psa_crypto_core.h"\n'
 INCLUDE_BLOCK = (
     "#if defined(%s) /* %s */\n"
-    '#include "keyward/psa_driver.h"\n'
+    '#include "keyward/port/psa_driver.h"\n'
     "#endif\n" % (GUARD, MARK)
 )
 

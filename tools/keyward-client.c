@@ -34,7 +34,7 @@
 
 #include "keyward/cert.h"
 #include "keyward/keyward.h"
-#include "keyward/mbedtls_compat.h"
+#include "keyward/port/mbedtls_compat.h"
 #include "keyward/tls.h"
 #include "mbedtls/debug.h"
 #include "mbedtls/error.h"

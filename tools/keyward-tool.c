@@ -18,7 +18,7 @@
 #endif
 #include "keyward-tool.h"
 #include "keyward/keyward.h"
-#include "keyward/mbedtls_compat.h"
+#include "keyward/port/mbedtls_compat.h"
 #include "mbedtls/error.h"
 #include "mbedtls/pk.h"
 #include "mbedtls/psa_util.h"

@@ -1,5 +1,7 @@
 /*
- * keyward: TLS client keys that stay inside a secure element, for Mbed TLS 3.6.
+ * keyward: TLS client keys that stay inside a secure element, for Mbed TLS
+ * 3.6 LTS and 4.x.  The application API: this header, errors.h, version.h,
+ * cert.h and tls.h.  Ports and build integrations use keyward/port/.
  *
  * KEYREF grammar (one string names a key everywhere):
  *   pkcs11:<RFC 7512 path>[?<query>]   e.g. pkcs11:token=dev;object=id?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-value=1234
@@ -19,15 +21,12 @@
 #define KEYWARD_H
 
 #include <psa/crypto.h>
-#include "keyward/locations.h"
+#include "keyward/errors.h"
+#include "keyward/version.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* keyward's version, "MAJOR.MINOR.PATCH" (the version of the installed
- * package: keyward.pc, find_package(keyward)). */
-const char *keyward_version(void);
 
 /* Initialises PSA (psa_crypto_init).  Safe to call more than once. */
 psa_status_t keyward_init(void);
@@ -53,20 +52,6 @@ psa_status_t keyward_key_close(psa_key_id_t key);
 
 /* Releases what keyward holds (SE sessions, loaded objects, secrets kept in process memory, zeroised), then PSA. Safe to call more than once. */
 void keyward_deinit(void);
-
-/* Writes keyref to out (out_size bytes, always NUL-terminated when
- * out_size > 0) with the value of every secret attribute (pin-value, auth,
- * parent-auth, so-pin, any *auth or *password) replaced by "***".  Works on
- * any text, so a message that quotes a KEYREF can go through it too.
- * Returns the length of the whole redacted text (as snprintf): out holds
- * all of it when the result is < out_size. */
-size_t keyward_keyref_redact(const char *keyref, char *out, size_t out_size);
-
-/* Sets the place where the next psa_generate_key() in a keyward location,
- * in this thread, creates its key (a KEYREF; e.g. the PKCS#11 token and
- * label).  NULL clears it.  The string is NOT copied: it must stay valid
- * until psa_generate_key() returns (keyward_key_generate does all this). */
-psa_status_t keyward_set_generate_target(const char *keyref);
 
 /* Generates a key pair inside the SE named by keyref and opens it (volatile). */
 psa_status_t keyward_key_generate(const char *keyref, psa_key_type_t type, size_t bits,
@@ -107,11 +92,6 @@ void keyward_builtin_set_fallback(keyward_builtin_fallback_t fallback);
 
 /* The policy keyward_key_open gives a key of this type. */
 void keyward_default_policy(psa_key_attributes_t *attr, psa_key_type_t type);
-
-/* Detail of the last failure in this thread ("" if none). */
-const char *keyward_last_error(void);
-/* Name of a PSA status ("PSA_ERROR_NOT_PERMITTED"). */
-const char *keyward_status_name(psa_status_t status);
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,7 @@
 /*
  * Certificates from files or from the secure element (include/keyward/cert.h).
  *
- * The SE side is the backends' cert_read / cert_write (keyward/backend.h);
+ * The SE side is the backends' cert_read / cert_write (keyward/port/backend.h);
  * this file only dispatches by scheme and checks with Mbed TLS's X.509
  * parser that what comes back is a certificate.  It lives outside the
  * backends' object library because it needs libmbedx509, which the PSA
@@ -12,9 +12,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "keyward/backend.h"
+#include "keyward/port/backend.h"
 #include "keyward/cert.h"
-#include "keyward/mbedtls_compat.h"
+#include "keyward/port/mbedtls_compat.h"
 #include "mbedtls/error.h"
 #include "mbedtls/platform_util.h"
 

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "core.h"
-#include "keyward/mbedtls_compat.h"
+#include "keyward/port/mbedtls_compat.h"
 #include "mbedtls/pk.h"
 #include "mbedtls/psa_util.h"
 #include "mbedtls/platform_util.h"

@@ -4,7 +4,7 @@
  * bench/footprint.sh) has the ATECC608 backend alone. */
 #include <string.h>
 
-#include "keyward/backend.h"
+#include "keyward/port/backend.h"
 
 #if defined(KEYWARD_BACKENDS_GENERATED)
 #include "keyward_backends_table.h"

@@ -2,7 +2,7 @@
 #ifndef KEYWARD_CORE_H
 #define KEYWARD_CORE_H
 
-#include "keyward/backend.h"
+#include "keyward/port/backend.h"
 #include "keyward/keyward.h"
 
 #if defined(KEYWARD_NO_THREADS)

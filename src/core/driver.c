@@ -7,7 +7,7 @@
 
 #include "core.h"
 #include "keybuf.h"
-#include "keyward/psa_driver.h"
+#include "keyward/port/psa_driver.h"
 #include "mbedtls/platform_util.h"
 
 static int is_supported_pair(psa_key_type_t type)

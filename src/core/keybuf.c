@@ -2,7 +2,7 @@
 
 #include <string.h>
 
-#include "keyward/backend.h"
+#include "keyward/port/backend.h"
 
 static uint16_t get16(const uint8_t *p)
 {

@@ -118,7 +118,7 @@ size_t keyward_keyref_redact(const char *keyref, char *out, size_t out_size)
  * there (ATECC608) have no secret attribute and their KEYREF parsers refuse
  * any attribute they do not know, so a KEYREF carrying a PIN never becomes a
  * key.  The scan and the stripping are compiled out (about 1 KB of code);
- * keyward_keyref_has_secret is 0, inline in keyward/backend.h. */
+ * keyward_keyref_has_secret is 0, inline in keyward/port/backend.h. */
 psa_status_t keyward_keyref_strip(const char *keyref, char *out, size_t out_size,
                                   size_t *out_len)
 {

@@ -1,10 +1,6 @@
-/* keyward_version(): the release this library is (CMake's project version,
- * also in keyward.pc and keywardConfigVersion.cmake). */
-#include "keyward/keyward.h"
-
-#ifndef KEYWARD_VERSION_STRING
-#error "KEYWARD_VERSION_STRING comes from the build (CMakeLists.txt)"
-#endif
+/* keyward_version(): the release this library is (include/keyward/version.h,
+ * also CMake's project version, keyward.pc and keywardConfigVersion.cmake). */
+#include "keyward/version.h"
 
 const char *keyward_version(void)
 {

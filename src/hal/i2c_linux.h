@@ -6,7 +6,7 @@
 #ifndef KEYWARD_I2C_LINUX_H
 #define KEYWARD_I2C_LINUX_H
 
-#include "keyward/atecc608.h"
+#include "keyward/port/atecc608.h"
 
 typedef struct {
     int fd; /* -1: closed */

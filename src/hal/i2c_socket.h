@@ -2,7 +2,7 @@
 #ifndef KEYWARD_I2C_SOCKET_H
 #define KEYWARD_I2C_SOCKET_H
 
-#include "keyward/atecc608.h"
+#include "keyward/port/atecc608.h"
 
 typedef struct {
     int fd;          /* -1: not connected */

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "keyward/backend.h"
+#include "keyward/port/backend.h"
 #include "keyward/tls.h"
 #include "mbedtls/pk.h"
 #include "mbedtls/platform_util.h"

@@ -4,10 +4,10 @@
  */
 #include <string.h>
 
-#include "keyward/backend.h"
+#include "keyward/port/backend.h"
 #include "keyward/cert.h"
 #include "keyward/keyward.h"
-#include "keyward/mbedtls_compat.h"
+#include "keyward/port/mbedtls_compat.h"
 #include "keyward/tls.h"
 #include "mbedtls/platform_util.h"
 #include "mbedtls/ssl_ciphersuites.h"

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "emu_helper.h"
-#include "keyward/atecc608.h"
+#include "keyward/port/atecc608.h"
 #include "keyward/keyward.h"
 #include "mbedtls/build_info.h"
 

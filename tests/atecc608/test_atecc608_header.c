@@ -1,9 +1,9 @@
 /*
  * The firmware author's header alone (issue 10, "headers that match the
- * layers"): include/keyward/atecc608.h gives the HAL class, the chip and
+ * layers"): include/keyward/port/atecc608.h gives the HAL class, the chip and
  * the builtin-key declaration, and nothing of the protocol.
  */
-#include "keyward/atecc608.h"
+#include "keyward/port/atecc608.h"
 
 #include <stdio.h>
 

@@ -10,6 +10,7 @@
 
 #include "emu_helper.h"
 #include "keyward/keyward.h"
+#include "keyward/port/locations.h"
 
 static void sign_verify(psa_key_id_t id, const char *what)
 {

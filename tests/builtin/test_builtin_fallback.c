@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "keyward/keyward.h"
+#include "keyward/port/locations.h"
 #include "kwtest.h"
 #include "psa/crypto_extra.h"
 

@@ -3,7 +3,7 @@
  * bus (count, payload, CRC) and atecc608: KEYREFs.
  */
 #include "fuzz_main.h"
-#include "keyward/atecc608.h"
+#include "keyward/port/atecc608.h"
 #include "se/atecc608/atecc608_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

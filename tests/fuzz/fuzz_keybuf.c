@@ -8,9 +8,9 @@
 #include "fuzz_main.h"
 
 #include "core/keybuf.h"
-#include "keyward/backend.h"
+#include "keyward/port/backend.h"
 #include "keyward/keyward.h"
-#include "keyward/psa_driver.h"
+#include "keyward/port/psa_driver.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

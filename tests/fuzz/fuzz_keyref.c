@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "keyward/backend.h"
+#include "keyward/port/backend.h"
 #include "keyward/keyward.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -37,7 +37,7 @@ for ep in get_key_buffer_size export_public_key get_builtin_key; do
   [ "$n" = 1 ] && ok "$ep hooked once" || bad "$ep hooked $n times"
 done
 for f in $H $C; do
-  n=$(grep -c '#include "keyward/psa_driver.h"' "$tmp/t/$f")
+  n=$(grep -c '#include "keyward/port/psa_driver.h"' "$tmp/t/$f")
   [ "$n" = 1 ] && ok "include added once to $(basename $f)" || bad "include count $n in $f"
 done
 # every inserted case sits before the default: of a location switch

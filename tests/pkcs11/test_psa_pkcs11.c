@@ -13,7 +13,7 @@
 #include "core/core.h"
 #include "core/keybuf.h"
 #include "keyward/keyward.h"
-#include "keyward/psa_driver.h"
+#include "keyward/port/psa_driver.h"
 #include "kwtest.h"
 #include "mbedtls/psa_util.h"
 

@@ -24,7 +24,9 @@
 
 #include <tss2/tss2_mu.h>
 
-#include "keyward/backend.h"
+#include "keyward/port/backend.h"
+#include "keyward/port/locations.h"
+#include "keyward/port/psa_driver.h"
 #include "keyward/keyward.h"
 #include "se/tpm2/tpm2_internal.h"
 

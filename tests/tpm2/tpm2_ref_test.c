@@ -9,9 +9,9 @@
 #include <tss2/tss2_mu.h>
 
 #include "core/keybuf.h"
-#include "keyward/backend.h"
+#include "keyward/port/backend.h"
 #include "keyward/keyward.h"
-#include "keyward/psa_driver.h"
+#include "keyward/port/psa_driver.h"
 #include "se/tpm2/tpm2_internal.h"
 
 static int fails, passes;

@@ -6,7 +6,7 @@
 #include "core/der.h"
 #include "core/keybuf.h"
 #include "keyward/keyward.h"
-#include "keyward/psa_driver.h"
+#include "keyward/port/psa_driver.h"
 #include "kwtest.h"
 #include "mbedtls/build_info.h"
 #include "psa/crypto_extra.h"

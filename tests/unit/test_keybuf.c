@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "core/keybuf.h"
-#include "keyward/backend.h"
+#include "keyward/port/backend.h"
 #include "kwtest.h"
 
 int main(void)

@@ -9,7 +9,7 @@
 #include "core/core.h"
 #include "core/keybuf.h"
 #include "keyward/keyward.h"
-#include "keyward/psa_driver.h"
+#include "keyward/port/psa_driver.h"
 #include "kwtest.h"
 #include "mbedtls/build_info.h"
 #include "psa/crypto_extra.h"

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "atecc608_internal.h"
-#include "keyward/locations.h"
+#include "keyward/port/locations.h"
 
 #define TYPE_P256 PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_SECP_R1)
 #define PREFIX "atecc608:"

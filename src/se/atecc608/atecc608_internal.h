@@ -3,7 +3,7 @@
 #define KEYWARD_ATECC608_INTERNAL_H
 
 #include "atecc608_proto.h"
-#include "keyward/backend.h"
+#include "keyward/port/backend.h"
 
 /* A parsed KEYREF "atecc608:slot=N;bus=B;addr=A" (any order, each optional).
  * bus points into the parsed text (not NUL-terminated). */

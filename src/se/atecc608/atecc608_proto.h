@@ -1,7 +1,7 @@
 /*
  * The ATECC608 protocol as keyward's driver speaks it: internal to keyward
  * (the backend, the tool, the tests), not part of the firmware author's
- * header (include/keyward/atecc608.h holds the HAL class and the chip).
+ * header (include/keyward/port/atecc608.h holds the HAL class and the chip).
  *
  * Command layer: wake, command framing with CRC-16, polling, idle/sleep,
  * and one function per command.  No heap, no globals: the caller owns the
@@ -12,7 +12,7 @@
 #ifndef KEYWARD_ATECC608_PROTO_H
 #define KEYWARD_ATECC608_PROTO_H
 
-#include "keyward/atecc608.h"
+#include "keyward/port/atecc608.h"
 
 #define KEYWARD_ATECC608_STATUS_MISCOMPARE 0x01u
 #define KEYWARD_ATECC608_STATUS_PARSE 0x03u

@@ -7,7 +7,7 @@
  * Nonce and Sign must not interleave.
  */
 #include "atecc608_proto.h"
-#include "keyward/backend.h"
+#include "keyward/port/backend.h"
 
 #ifndef KEYWARD_ATECC608_LOCK
 #define KEYWARD_ATECC608_LOCK(dev) ((void)(dev))

@@ -26,8 +26,8 @@
 #include <p11-kit/uri.h>
 
 #include "core/der.h"
-#include "keyward/backend.h"
-#include "keyward/locations.h"
+#include "keyward/port/backend.h"
+#include "keyward/port/locations.h"
 #include "mbedtls/asn1.h"
 #include "mbedtls/platform_util.h"
 #include "pkcs11_internal.h"

@@ -19,7 +19,7 @@
 #include <p11-kit/pkcs11.h>
 #include <p11-kit/uri.h>
 
-#include "keyward/backend.h"
+#include "keyward/port/backend.h"
 #include "mbedtls/asn1.h"
 #include "mbedtls/platform_util.h"
 #include "pkcs11_internal.h"

@@ -24,8 +24,8 @@
 #include <tss2/tss2_mu.h>
 
 #include "core/der.h"
-#include "keyward/backend.h"
-#include "keyward/locations.h"
+#include "keyward/port/backend.h"
+#include "keyward/port/locations.h"
 #include "mbedtls/platform_util.h"
 #include "tpm2_backend.h"
 

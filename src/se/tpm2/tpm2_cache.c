@@ -20,7 +20,7 @@
 #include <tss2/tss2_mu.h>
 #include <tss2/tss2_rc.h>
 
-#include "keyward/backend.h"
+#include "keyward/port/backend.h"
 #include "mbedtls/platform_util.h"
 #include "tpm2_backend.h"
 

@@ -30,7 +30,7 @@
 #include <tss2/tss2_rc.h>
 #include <tss2/tss2_tctildr.h>
 
-#include "keyward/backend.h"
+#include "keyward/port/backend.h"
 #include "mbedtls/platform_util.h"
 #include "tpm2_backend.h"
 

@@ -155,7 +155,7 @@ void keyward_tpm2_test_pss_max_salt(const char *twin_keyref);
 unsigned long keyward_tpm2_test_pss_emulated(void);
 
 /* tpm2_nv.c: certificates in NV indexes ("tpm2:nv=0x01XXXXXX"), the
- * backend's cert_read / cert_write (keyward/backend.h). */
+ * backend's cert_read / cert_write (keyward/port/backend.h). */
 psa_status_t kw_tpm2_cert_read(const char *certref, uint8_t *der, size_t der_size,
                                size_t *der_len);
 psa_status_t kw_tpm2_cert_write(const char *certref, const uint8_t *der, size_t der_len,

@@ -10,7 +10,7 @@
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_mu.h>
 
-#include "keyward/backend.h"
+#include "keyward/port/backend.h"
 #include "mbedtls/platform_util.h"
 #include "tpm2_backend.h"
 

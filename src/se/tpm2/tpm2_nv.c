@@ -31,7 +31,7 @@
 #include <tss2/tss2_rc.h>
 #include <tss2/tss2_tctildr.h>
 
-#include "keyward/backend.h"
+#include "keyward/port/backend.h"
 #include "mbedtls/asn1.h"
 #include "mbedtls/platform_util.h"
 #include "tpm2_internal.h"
@@ -301,7 +301,7 @@ static size_t der_total_len(const uint8_t *buf, size_t have)
     return 2 + nb + len;
 }
 
-/* The backend's cert_read (keyward/backend.h), from the table in tpm2.c. */
+/* The backend's cert_read (keyward/port/backend.h), from the table in tpm2.c. */
 psa_status_t kw_tpm2_cert_read(const char *certref, uint8_t *der, size_t der_size,
                                size_t *der_len)
 {

@@ -27,7 +27,7 @@
 
 #include <tss2/tss2_esys.h>
 
-#include "keyward/backend.h"
+#include "keyward/port/backend.h"
 #include "mbedtls/build_info.h"
 #include "mbedtls/md.h"
 #include "mbedtls/platform_util.h"

@@ -5,7 +5,7 @@
 #include <tss2/tss2_rc.h>
 #include <tss2/tss2_tpm2_types.h>
 
-#include "keyward/backend.h"
+#include "keyward/port/backend.h"
 #include "tpm2_backend.h"
 
 /* ---- errors --------------------------------------------------------------- */

@@ -8,7 +8,7 @@
 
 #include <tss2/tss2_mu.h>
 
-#include "keyward/backend.h"
+#include "keyward/port/backend.h"
 #include "mbedtls/asn1.h"
 #include "mbedtls/asn1write.h"
 #include "mbedtls/pem.h"

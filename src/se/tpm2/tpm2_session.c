@@ -29,7 +29,7 @@
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_sys.h>
 
-#include "keyward/backend.h"
+#include "keyward/port/backend.h"
 #include "mbedtls/platform_util.h"
 #include "tpm2_backend.h"
 

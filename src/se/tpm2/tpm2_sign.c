@@ -5,7 +5,7 @@
 
 #include <tss2/tss2_esys.h>
 
-#include "keyward/backend.h"
+#include "keyward/port/backend.h"
 #include "mbedtls/platform_util.h"
 #include "tpm2_backend.h"
 

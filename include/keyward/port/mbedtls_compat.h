@@ -1,5 +1,5 @@
 /*
- * keyward/mbedtls_compat.h: the few application-side calls that differ
+ * keyward/port/mbedtls_compat.h: the few application-side calls that differ
  * between Mbed TLS 3.6 LTS and Mbed TLS 4.x (TF-PSA-Crypto 1.x), bridged in
  * one place so that keyward's programs, tests and benchmarks (and an
  * application that wants to build on both lines) need no #if of their own.

@@ -15,7 +15,7 @@
 #define KEYWARD_PSA_DRIVER_H
 
 #include <psa/crypto.h>
-#include "keyward/locations.h"
+#include "keyward/port/locations.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -34,6 +34,12 @@ psa_status_t keyward_psa_import_key(const psa_key_attributes_t *attributes, cons
                                     size_t data_length, uint8_t *key_buffer,
                                     size_t key_buffer_size, size_t *key_buffer_length,
                                     size_t *bits);
+
+/* Sets the place where the next psa_generate_key() in a keyward location,
+ * in this thread, creates its key (a KEYREF; e.g. the PKCS#11 token and
+ * label).  NULL clears it.  The string is NOT copied: it must stay valid
+ * until psa_generate_key() returns (keyward_key_generate does all this). */
+psa_status_t keyward_set_generate_target(const char *keyref);
 
 /* Creates the key pair inside the SE at the target set with
  * keyward_set_generate_target(). */
