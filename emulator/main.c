@@ -42,10 +42,10 @@ static void on_signal(int sig)
 static int reply(int fd, uint8_t result, const uint8_t *data, size_t len)
 {
     uint8_t hdr[3] = {result, (uint8_t)(len & 0xff), (uint8_t)(len >> 8)};
-    if (keyward_sock_io_all(fd, hdr, 3, 1) != 0) {
+    if (kw_sock_io_all(fd, hdr, 3, 1) != 0) {
         return -1;
     }
-    return len > 0 ? keyward_sock_io_all(fd, (uint8_t *)(uintptr_t)data, len, 1) : 0;
+    return len > 0 ? kw_sock_io_all(fd, (uint8_t *)(uintptr_t)data, len, 1) : 0;
 }
 
 /* Serves one request; -1 when the client is gone or misbehaves. */
@@ -57,7 +57,7 @@ static int serve(chip_t *chip, int fd)
     size_t len;
     int r;
 
-    if (keyward_sock_io_all(fd, hdr, 4, 0) != 0) {
+    if (kw_sock_io_all(fd, hdr, 4, 0) != 0) {
         return -1;
     }
     len = (size_t)hdr[2] | ((size_t)hdr[3] << 8);
@@ -69,7 +69,7 @@ static int serve(chip_t *chip, int fd)
         r = chip_wake(chip);
         return reply(fd, (uint8_t)r, NULL, 0);
     case KW_SOCK_OP_WRITE:
-        if (keyward_sock_io_all(fd, payload, len, 0) != 0) {
+        if (kw_sock_io_all(fd, payload, len, 0) != 0) {
             return -1;
         }
         r = chip_write(chip, hdr[1], payload, len);
@@ -78,7 +78,7 @@ static int serve(chip_t *chip, int fd)
         r = chip_read(chip, hdr[1], payload, len);
         return reply(fd, (uint8_t)r, payload, r == 0 ? len : 0);
     case KW_SOCK_OP_CONTROL:
-        if (keyward_sock_io_all(fd, payload, len, 0) != 0) {
+        if (kw_sock_io_all(fd, payload, len, 0) != 0) {
             return -1;
         }
         payload[len] = '\0';
@@ -205,15 +205,15 @@ static int control_client(const char *path, const char *cmd)
     hdr[1] = 0;
     hdr[2] = (uint8_t)(len & 0xff);
     hdr[3] = (uint8_t)(len >> 8);
-    if (keyward_sock_io_all(fd, hdr, 4, 1) != 0 ||
-        keyward_sock_io_all(fd, (uint8_t *)(uintptr_t)cmd, len, 1) != 0 ||
-        keyward_sock_io_all(fd, hdr, 3, 0) != 0) {
+    if (kw_sock_io_all(fd, hdr, 4, 1) != 0 ||
+        kw_sock_io_all(fd, (uint8_t *)(uintptr_t)cmd, len, 1) != 0 ||
+        kw_sock_io_all(fd, hdr, 3, 0) != 0) {
         fprintf(stderr, "keyward-atecc608-emu: %s closed the connection\n", path);
         close(fd);
         return 2;
     }
     n = (size_t)hdr[1] | ((size_t)hdr[2] << 8);
-    if (n >= sizeof(answer) || keyward_sock_io_all(fd, (uint8_t *)answer, n, 0) != 0) {
+    if (n >= sizeof(answer) || kw_sock_io_all(fd, (uint8_t *)answer, n, 0) != 0) {
         fprintf(stderr, "keyward-atecc608-emu: bad answer from %s\n", path);
         close(fd);
         return 2;

@@ -207,3 +207,72 @@ if(KW_MBEDTLS_LINE EQUAL 4)
   add_dependencies(kw_verify_hook ${kw_gen_target})
   add_dependencies(${KW_CRYPTO_TARGET} kw_verify_hook)
 endif()
+
+# ---- a plain crypto library for the emulator ----
+# keyward-atecc608-emu models a chip; it must not carry the driver.  It links
+# a second crypto library built from the PRISTINE tree (never the hooked
+# copy) with a configuration of its own (emulator/crypto_config_*.h: no
+# drivers, no builtin keys, no threading, only P-256 ECDSA, SHA-256 and the
+# DRBG).  An external project keeps Mbed TLS's own source lists and target
+# names (mbedcrypto / tfpsacrypto) apart from the hooked ones; only the
+# crypto library is built.  Sets KW_EMU_CRYPTO (an imported target).
+include(ExternalProject)
+set(kw_emu_bin ${CMAKE_BINARY_DIR}/emu-crypto)
+set(kw_emu_args -DENABLE_TESTING=OFF -DENABLE_PROGRAMS=OFF
+    -DCMAKE_BUILD_TYPE=${CMAKE_BUILD_TYPE} -DCMAKE_C_COMPILER=${CMAKE_C_COMPILER}
+    -DCMAKE_C_COMPILER_LAUNCHER=${CMAKE_C_COMPILER_LAUNCHER} -DCMAKE_C_FLAGS=${CMAKE_C_FLAGS})
+if(KW_MBEDTLS_LINE EQUAL 3)
+  # A 3.6 release ships its generated files and configures without writing
+  # into its source tree: the pristine tree is used as it is.
+  set(kw_emu_src ${KW_MBEDTLS_PRISTINE})
+  set(kw_emu_config ${PROJECT_SOURCE_DIR}/emulator/crypto_config_mbedtls3.h)
+  list(APPEND kw_emu_args -DGEN_FILES=OFF -DMBEDTLS_FATAL_WARNINGS=ON
+       -DMBEDTLS_CONFIG_FILE=${kw_emu_config})
+  set(kw_emu_target mbedcrypto)
+  set(kw_emu_lib ${kw_emu_bin}/build/library/libmbedcrypto.a)
+  set(kw_emu_defs MBEDTLS_CONFIG_FILE="${kw_emu_config}")
+  set(kw_emu_incs ${kw_emu_src}/include)
+else()
+  # TF-PSA-Crypto alone (its own project, its own framework submodule).  Its
+  # configure writes the doxygen main page into the source tree, so it
+  # builds from a copy of the pristine tf-psa-crypto/ (14 MB), remade when
+  # the pristine tree changes, as the hooked copy is.
+  set(kw_emu_src ${kw_emu_bin}/tf-psa-crypto)
+  set(kw_emu_old "")
+  if(EXISTS ${kw_emu_src}/.keyward-copied)
+    file(READ ${kw_emu_src}/.keyward-copied kw_emu_old)
+  endif()
+  if(NOT kw_emu_old STREQUAL kw_copy_stamp)
+    file(REMOVE_RECURSE ${kw_emu_src})
+    file(MAKE_DIRECTORY ${kw_emu_bin})
+    execute_process(COMMAND cp -a ${KW_MBEDTLS_PRISTINE}/tf-psa-crypto ${kw_emu_src} RESULT_VARIABLE rc)
+    if(NOT rc EQUAL 0)
+      message(FATAL_ERROR " keyward: cannot copy ${KW_MBEDTLS_PRISTINE}/tf-psa-crypto")
+    endif()
+    file(WRITE ${kw_emu_src}/.keyward-copied "${kw_copy_stamp}")
+  endif()
+  set(kw_emu_config ${PROJECT_SOURCE_DIR}/emulator/crypto_config_tf_psa_crypto.h)
+  list(APPEND kw_emu_args -DGEN_FILES=ON -DTF_PSA_CRYPTO_FATAL_WARNINGS=ON
+       -DTF_PSA_CRYPTO_CONFIG_FILE=${kw_emu_config})
+  set(kw_emu_target tfpsacrypto)
+  set(kw_emu_lib ${kw_emu_bin}/build/core/libtfpsacrypto.a)
+  set(kw_emu_defs TF_PSA_CRYPTO_CONFIG_FILE="${kw_emu_config}")
+  set(kw_emu_incs ${kw_emu_src}/include ${kw_emu_src}/drivers/builtin/include)
+endif()
+ExternalProject_Add(kw_emu_crypto_build
+  SOURCE_DIR ${kw_emu_src}
+  BINARY_DIR ${kw_emu_bin}/build
+  PREFIX ${kw_emu_bin}
+  CMAKE_ARGS ${kw_emu_args}
+  BUILD_COMMAND ${CMAKE_COMMAND} --build <BINARY_DIR> --target ${kw_emu_target}
+  # The build step runs every time (make decides, quickly, that nothing
+  # changed): the configuration header is a dependency only make can see.
+  BUILD_ALWAYS ON
+  INSTALL_COMMAND ""
+  BUILD_BYPRODUCTS ${kw_emu_lib})
+add_library(kw_emu_crypto STATIC IMPORTED GLOBAL)
+set_target_properties(kw_emu_crypto PROPERTIES
+  IMPORTED_LOCATION ${kw_emu_lib}
+  INTERFACE_INCLUDE_DIRECTORIES "${kw_emu_incs}"
+  INTERFACE_COMPILE_DEFINITIONS "${kw_emu_defs}")
+add_dependencies(kw_emu_crypto kw_emu_crypto_build)

@@ -40,22 +40,6 @@ static int connect_path(const char *path)
     return fd;
 }
 
-int keyward_sock_io_all(int fd, uint8_t *buf, size_t len, int writing)
-{
-    while (len > 0) {
-        ssize_t n = writing ? send(fd, buf, len, MSG_NOSIGNAL) : recv(fd, buf, len, 0);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return -1;
-        }
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* One request/reply.  Returns the reply's result byte, or -1 on a broken
  * connection (which is then closed). */
 static int exchange(keyward_i2c_socket_t *s, uint8_t op, uint8_t addr, const uint8_t *out,
@@ -74,16 +58,16 @@ static int exchange(keyward_i2c_socket_t *s, uint8_t op, uint8_t addr, const uin
     hdr[1] = addr;
     hdr[2] = (uint8_t)(req_len & 0xffu);
     hdr[3] = (uint8_t)(req_len >> 8);
-    if (keyward_sock_io_all(s->fd, hdr, 4, 1) != 0 ||
-        (out_len > 0 && keyward_sock_io_all(s->fd, (uint8_t *)(uintptr_t)out, out_len, 1) != 0) ||
-        keyward_sock_io_all(s->fd, hdr, 3, 0) != 0) {
+    if (kw_sock_io_all(s->fd, hdr, 4, 1) != 0 ||
+        (out_len > 0 && kw_sock_io_all(s->fd, (uint8_t *)(uintptr_t)out, out_len, 1) != 0) ||
+        kw_sock_io_all(s->fd, hdr, 3, 0) != 0) {
         goto broken;
     }
     n = (size_t)hdr[1] | ((size_t)hdr[2] << 8);
     if (n > in_size) {
         goto broken;
     }
-    if (n > 0 && keyward_sock_io_all(s->fd, in, n, 0) != 0) {
+    if (n > 0 && kw_sock_io_all(s->fd, in, n, 0) != 0) {
         goto broken;
     }
     if (in_len != NULL) {

@@ -34,7 +34,8 @@
 #include <stdint.h>
 
 /* Sends (writing != 0) or receives exactly len bytes on a stream socket,
- * retrying on EINTR; 0, or -1 when the peer is gone.  Both ends use it. */
-int keyward_sock_io_all(int fd, uint8_t *buf, size_t len, int writing);
+ * retrying on EINTR; 0, or -1 when the peer is gone.  Both ends compile it
+ * (i2c_socket_io.c): the emulator links no keyward library. */
+int kw_sock_io_all(int fd, uint8_t *buf, size_t len, int writing);
 
 #endif
