@@ -168,11 +168,63 @@ static void persistent_restore(chip_t *c)
     c->out_len = c->out_pos = 0;
 }
 
+/* What answers a parsed command before it runs: an injected status or
+ * silence, a wrong length for its opcode, too little watchdog time left.
+ * 1 when one of them did (the command is not run), 0 otherwise. */
+static int command_preempted(chip_t *c, const wire_cmd_t *cmd, double now, double t,
+                             const chip_fault_t *f)
+{
+    if (f != NULL && f->kind == FAULT_STATUS) {
+        chip_reply_status(c, f->status);
+        c->busy_until = now + t;
+        return 1;
+    }
+    if (f != NULL && f->kind == FAULT_NAK) {
+        c->silent = 1; /* the chip never answers this command */
+        c->out_len = c->out_pos = 0;
+        return 1;
+    }
+    c->out_len = c->out_pos = 0;
+    if (!wire_length_ok(cmd)) {
+        chip_reply_status(c, ST_PARSE); /* wrong count for this opcode: executes nothing */
+        c->busy_until = now;
+        return 1;
+    }
+    /* Status 0xEE: "insufficient time to execute the given command before
+     * the watchdog timer will expire" -- not executed; the host must idle
+     * or sleep and wake again. */
+    if (now + t > c->wd_deadline) {
+        c->st.watchdog_refusals++;
+        chip_reply_status(c, ST_WATCHDOG);
+        c->busy_until = now;
+        return 1;
+    }
+    return 0;
+}
+
+/* Runs the command's handler; its status byte. */
+static uint8_t command_run(chip_t *c, const wire_cmd_t *cmd)
+{
+    uint8_t p1 = cmd->p1;
+    unsigned p2 = cmd->p2;
+
+    switch (cmd->opcode) {
+    case WIRE_OP_READ: return zone_read(c, p1, p2);
+    case WIRE_OP_WRITE: return zone_write(c, p1, p2, cmd->data, cmd->dlen);
+    case WIRE_OP_LOCK: return zone_lock(c, p1, p2);
+    case WIRE_OP_RANDOM: return crypto_random(c, p1, p2, cmd->dlen);
+    case WIRE_OP_NONCE: return crypto_nonce(c, p1, cmd->data, cmd->dlen);
+    case WIRE_OP_INFO: return zone_info(c, p1, p2);
+    case WIRE_OP_GENKEY: return crypto_genkey(c, p1, p2);
+    case WIRE_OP_SIGN: return crypto_sign(c, p1, p2);
+    default: return ST_PARSE; /* Verify, ECDH, SHA...: not emulated */
+    }
+}
+
 static void command(chip_t *c, const uint8_t *pkt, size_t len, double now, chip_fault_t *f)
 {
     wire_cmd_t cmd;
-    uint8_t op, p1, st;
-    unsigned p2;
+    uint8_t st;
     double t;
 
     if (wire_parse_command(pkt, len, &cmd) != 0) {
@@ -182,49 +234,14 @@ static void command(chip_t *c, const uint8_t *pkt, size_t len, double now, chip_
         c->busy_until = now;
         return;
     }
-    op = cmd.opcode;
-    p1 = cmd.p1;
-    p2 = cmd.p2;
     c->st.commands++;
-    c->st.per_op[op_index(op)]++;
-    t = exec_ms(op) / 1000.0 * c->time_scale;
-    if (f != NULL && f->kind == FAULT_STATUS) {
-        chip_reply_status(c, f->status);
-        c->busy_until = now + t;
-        return;
-    }
-    if (f != NULL && f->kind == FAULT_NAK) {
-        c->silent = 1; /* the chip never answers this command */
-        c->out_len = c->out_pos = 0;
-        return;
-    }
-    c->out_len = c->out_pos = 0;
-    if (!wire_length_ok(&cmd)) {
-        chip_reply_status(c, ST_PARSE); /* wrong count for this opcode: executes nothing */
-        c->busy_until = now;
-        return;
-    }
-    /* Status 0xEE: "insufficient time to execute the given command before
-     * the watchdog timer will expire" -- not executed; the host must idle
-     * or sleep and wake again. */
-    if (now + t > c->wd_deadline) {
-        c->st.watchdog_refusals++;
-        chip_reply_status(c, ST_WATCHDOG);
-        c->busy_until = now;
+    c->st.per_op[op_index(cmd.opcode)]++;
+    t = exec_ms(cmd.opcode) / 1000.0 * c->time_scale;
+    if (command_preempted(c, &cmd, now, t, f)) {
         return;
     }
     persistent_snapshot(c);
-    switch (op) {
-    case WIRE_OP_READ: st = zone_read(c, p1, p2); break;
-    case WIRE_OP_WRITE: st = zone_write(c, p1, p2, cmd.data, cmd.dlen); break;
-    case WIRE_OP_LOCK: st = zone_lock(c, p1, p2); break;
-    case WIRE_OP_RANDOM: st = crypto_random(c, p1, p2, cmd.dlen); break;
-    case WIRE_OP_NONCE: st = crypto_nonce(c, p1, cmd.data, cmd.dlen); break;
-    case WIRE_OP_INFO: st = zone_info(c, p1, p2); break;
-    case WIRE_OP_GENKEY: st = crypto_genkey(c, p1, p2); break;
-    case WIRE_OP_SIGN: st = crypto_sign(c, p1, p2); break;
-    default: st = ST_PARSE; break; /* Verify, ECDH, SHA...: not emulated */
-    }
+    st = command_run(c, &cmd);
     if (st == ST_OK && persistent_changed(c) && state_save(c) != 0) {
         /* The chip must not report a key or a lock it could lose: the
          * command fails and the chip keeps its state from before it. */

@@ -128,21 +128,15 @@ int state_save(const chip_t *c)
     return 0;
 }
 
-/* Loads into c only a complete, well-formed file.  1: no file (ENOENT);
- * 0: loaded; -1 with a one-line reason in why. */
-static int load_state(chip_t *c, char *why, size_t why_size)
+/* Opens the state file for reading.  1: no file (ENOENT); 0: *out open;
+ * -1 with a one-line reason in why. */
+static int state_open(const char *path, FILE **out, char *why, size_t why_size)
 {
-    static char line[1200];
-    static uint8_t data[16][416];
-    uint8_t config[128], otp[64], valid[16];
-    unsigned seen_slots = 0, lineno = 0;
-    int have_cfg = 0, have_otp = 0, r = -1;
     struct stat st;
-    FILE *f;
     int fd;
 
     /* O_NONBLOCK: a FIFO given as the state must not block the open. */
-    fd = open(c->state_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         if (errno == ENOENT) {
             return 1;
@@ -161,50 +155,104 @@ static int load_state(chip_t *c, char *why, size_t why_size)
         close(fd);
         return -1;
     }
-    f = fdopen(fd, "r");
-    if (f == NULL) {
+    *out = fdopen(fd, "r");
+    if (*out == NULL) {
         snprintf(why, why_size, "cannot read: %s", strerror(errno));
         close(fd);
         return -1;
     }
-    memset(data, 0, sizeof(data));
-    while (fgets(line, sizeof(line), f) != NULL) {
-        size_t len = strlen(line);
-        unsigned s, v;
-        int n = 0;
+    return 0;
+}
 
-        lineno++;
-        if (len == 0 || line[len - 1] != '\n') {
-            snprintf(why, why_size, "line %u is too long or not terminated (truncated file?)",
-                     lineno);
-            goto exit;
+/* What the lines read so far have given; the chip takes it only complete. */
+typedef struct {
+    uint8_t config[128], otp[64], valid[16];
+    uint8_t data[16][416];
+    unsigned seen_slots, lineno;
+    int have_cfg, have_otp;
+} state_file_t;
+
+/* Takes one line (newline still on) into p.  0, or -1 with why. */
+static int state_parse_line(state_file_t *p, char *line, char *why, size_t why_size)
+{
+    size_t len = strlen(line);
+    unsigned s, v;
+    int n = 0;
+
+    p->lineno++;
+    if (len == 0 || line[len - 1] != '\n') {
+        snprintf(why, why_size, "line %u is too long or not terminated (truncated file?)",
+                 p->lineno);
+        return -1;
+    }
+    line[len - 1] = '\0';
+    if (p->lineno == 1) {
+        if (strcmp(line, STATE_HEADER) != 0) {
+            snprintf(why, why_size, "not a keyward-atecc608-emu state file (bad first line)");
+            return -1;
         }
-        line[len - 1] = '\0';
-        if (lineno == 1) {
-            if (strcmp(line, STATE_HEADER) != 0) {
-                snprintf(why, why_size, "not a keyward-atecc608-emu state file (bad first line)");
-                goto exit;
-            }
-        } else if (strncmp(line, "config ", 7) == 0) {
-            if (have_cfg++ || get_hex(line + 7, config, 128) != 0) {
-                snprintf(why, why_size, "line %u: bad or repeated config line", lineno);
-                goto exit;
-            }
-        } else if (strncmp(line, "otp ", 4) == 0) {
-            if (have_otp++ || get_hex(line + 4, otp, 64) != 0) {
-                snprintf(why, why_size, "line %u: bad or repeated otp line", lineno);
-                goto exit;
-            }
-        } else if (sscanf(line, "slot %2u %1u %n", &s, &v, &n) == 2 && n > 0 && s < 16 &&
-                   v <= 1) {
-            if ((seen_slots >> s) & 1u || get_hex(line + n, data[s], slot_size(s)) != 0) {
-                snprintf(why, why_size, "line %u: bad or repeated line for slot %u", lineno, s);
-                goto exit;
-            }
-            seen_slots |= 1u << s;
-            valid[s] = (uint8_t)v;
-        } else {
-            snprintf(why, why_size, "line %u: unrecognised", lineno);
+    } else if (strncmp(line, "config ", 7) == 0) {
+        if (p->have_cfg++ || get_hex(line + 7, p->config, 128) != 0) {
+            snprintf(why, why_size, "line %u: bad or repeated config line", p->lineno);
+            return -1;
+        }
+    } else if (strncmp(line, "otp ", 4) == 0) {
+        if (p->have_otp++ || get_hex(line + 4, p->otp, 64) != 0) {
+            snprintf(why, why_size, "line %u: bad or repeated otp line", p->lineno);
+            return -1;
+        }
+    } else if (sscanf(line, "slot %2u %1u %n", &s, &v, &n) == 2 && n > 0 && s < 16 && v <= 1) {
+        if ((p->seen_slots >> s) & 1u || get_hex(line + n, p->data[s], slot_size(s)) != 0) {
+            snprintf(why, why_size, "line %u: bad or repeated line for slot %u", p->lineno, s);
+            return -1;
+        }
+        p->seen_slots |= 1u << s;
+        p->valid[s] = (uint8_t)v;
+    } else {
+        snprintf(why, why_size, "line %u: unrecognised", p->lineno);
+        return -1;
+    }
+    return 0;
+}
+
+/* 0 when every part of the file was there, or -1 naming the first missing. */
+static int state_complete(const state_file_t *p, char *why, size_t why_size)
+{
+    unsigned missing = 0;
+
+    if (p->lineno > 0 && p->have_cfg && p->have_otp && p->seen_slots == 0xFFFFu) {
+        return 0;
+    }
+    while (missing < 16 && ((p->seen_slots >> missing) & 1u)) {
+        missing++;
+    }
+    snprintf(why, why_size, "incomplete: %s missing",
+             p->lineno == 0  ? "everything"
+             : !p->have_cfg ? "the config line"
+             : !p->have_otp ? "the otp line"
+                            : "a slot line");
+    if (p->lineno > 0 && p->have_cfg && p->have_otp) {
+        snprintf(why, why_size, "incomplete: the line for slot %u is missing", missing);
+    }
+    return -1;
+}
+
+/* Loads into c only a complete, well-formed file.  1: no file (ENOENT);
+ * 0: loaded; -1 with a one-line reason in why. */
+static int load_state(chip_t *c, char *why, size_t why_size)
+{
+    static char line[1200];
+    static state_file_t p; /* 7 KiB: not on the stack */
+    FILE *f = NULL;
+    int r = state_open(c->state_path, &f, why, why_size);
+
+    if (r != 0) {
+        return r;
+    }
+    r = -1;
+    memset(&p, 0, sizeof(p));
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (state_parse_line(&p, line, why, why_size) != 0) {
             goto exit;
         }
     }
@@ -212,25 +260,14 @@ static int load_state(chip_t *c, char *why, size_t why_size)
         snprintf(why, why_size, "read error: %s", strerror(errno));
         goto exit;
     }
-    if (lineno == 0 || !have_cfg || !have_otp || seen_slots != 0xFFFFu) {
-        unsigned missing = 0;
-        while (missing < 16 && ((seen_slots >> missing) & 1u)) {
-            missing++;
-        }
-        snprintf(why, why_size, "incomplete: %s missing",
-                 lineno == 0 ? "everything" : !have_cfg ? "the config line"
-                                          : !have_otp   ? "the otp line"
-                                                        : "a slot line");
-        if (lineno > 0 && have_cfg && have_otp) {
-            snprintf(why, why_size, "incomplete: the line for slot %u is missing", missing);
-        }
+    if (state_complete(&p, why, why_size) != 0) {
         goto exit;
     }
     /* Complete: only now does the chip take it. */
-    memcpy(c->config, config, sizeof(config));
-    memcpy(c->otp, otp, sizeof(otp));
-    memcpy(c->data, data, sizeof(data));
-    memcpy(c->key_valid, valid, sizeof(valid));
+    memcpy(c->config, p.config, sizeof(p.config));
+    memcpy(c->otp, p.otp, sizeof(p.otp));
+    memcpy(c->data, p.data, sizeof(p.data));
+    memcpy(c->key_valid, p.valid, sizeof(p.valid));
     r = 0;
 exit:
     fclose(f);

@@ -268,125 +268,125 @@ static void usage(void)
             "       keyward-atecc608-emu --socket PATH --ctl COMMAND\n");
 }
 
-int main(int argc, char **argv)
-{
-    static chip_t chip;
-    const char *state = NULL, *sock = NULL, *ctl = NULL;
+/* The command line. */
+typedef struct {
+    const char *state, *sock, *ctl;
     const char *faults[CHIP_MAX_FAULTS];
-    size_t nfaults = 0;
-    double scale = 1.0;
-    unsigned long wd_ms = 1300;
-    struct pollfd pfd[MAX_CLIENTS + 1];
-    int nfd = 1, lfd;
-    struct sigaction sa;
-    char why[200];
-    dev_t sock_dev = 0;
-    ino_t sock_ino = 0;
+    size_t nfaults;
+    double scale;
+    unsigned long wd_ms;
+} emu_opts_t;
 
+#define EMU_GO (-1) /* parse_args: carry on (otherwise the exit code) */
+
+/* One option a with its value v (NULL: none).  EMU_GO, or the exit code. */
+static int parse_option(emu_opts_t *o, const char *a, const char *v)
+{
+    const char **slot = NULL;
+
+    if (strncmp(a, "--", 2) != 0 ||
+        (strcmp(a, "--state") != 0 && strcmp(a, "--socket") != 0 && strcmp(a, "--ctl") != 0 &&
+         strcmp(a, "--time-scale") != 0 && strcmp(a, "--watchdog-ms") != 0 &&
+         strcmp(a, "--fault") != 0)) {
+        fprintf(stderr, "keyward-atecc608-emu: unknown argument '%.60s' (--help for usage)\n", a);
+        return 2;
+    }
+    if (v == NULL) {
+        fprintf(stderr, "keyward-atecc608-emu: %s needs a value\n", a);
+        return 2;
+    }
+    if (strcmp(a, "--state") == 0) {
+        slot = &o->state;
+    } else if (strcmp(a, "--socket") == 0) {
+        slot = &o->sock;
+    } else if (strcmp(a, "--ctl") == 0) {
+        slot = &o->ctl;
+    } else if (strcmp(a, "--time-scale") == 0) {
+        /* 0 = instant; above 100 a Sign would outlast the polling budget. */
+        return parse_real(a, v, 0.0, 100.0, &o->scale) != 0 ? 2 : EMU_GO;
+    } else if (strcmp(a, "--watchdog-ms") == 0) {
+        return parse_count(a, v, 1, 600000, &o->wd_ms) != 0 ? 2 : EMU_GO;
+    } else {
+        if (o->nfaults == CHIP_MAX_FAULTS) {
+            fprintf(stderr, "keyward-atecc608-emu: --fault: at most %d\n", CHIP_MAX_FAULTS);
+            return 2;
+        }
+        o->faults[o->nfaults++] = v;
+        return EMU_GO;
+    }
+    if (*slot != NULL) {
+        fprintf(stderr, "keyward-atecc608-emu: %s given twice\n", a);
+        return 2;
+    }
+    if (v[0] == '\0') {
+        fprintf(stderr, "keyward-atecc608-emu: %s: empty value\n", a);
+        return 2;
+    }
+    *slot = v;
+    return EMU_GO;
+}
+
+/* EMU_GO, or the exit code (0 after --help, 2 for a bad command line). */
+static int parse_args(int argc, char **argv, emu_opts_t *o)
+{
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        const char **slot = NULL;
+        int r;
 
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage();
             return 0;
         }
-        if (strncmp(a, "--", 2) != 0 ||
-            (strcmp(a, "--state") != 0 && strcmp(a, "--socket") != 0 && strcmp(a, "--ctl") != 0 &&
-             strcmp(a, "--time-scale") != 0 && strcmp(a, "--watchdog-ms") != 0 &&
-             strcmp(a, "--fault") != 0)) {
-            fprintf(stderr, "keyward-atecc608-emu: unknown argument '%.60s' (--help for usage)\n",
-                    a);
-            return 2;
-        }
-        if (v == NULL) {
-            fprintf(stderr, "keyward-atecc608-emu: %s needs a value\n", a);
-            return 2;
-        }
-        if (strcmp(a, "--state") == 0) {
-            slot = &state;
-        } else if (strcmp(a, "--socket") == 0) {
-            slot = &sock;
-        } else if (strcmp(a, "--ctl") == 0) {
-            slot = &ctl;
-        } else if (strcmp(a, "--time-scale") == 0) {
-            /* 0 = instant; above 100 a Sign would outlast the polling budget. */
-            if (parse_real(a, v, 0.0, 100.0, &scale) != 0) {
-                return 2;
-            }
-        } else if (strcmp(a, "--watchdog-ms") == 0) {
-            if (parse_count(a, v, 1, 600000, &wd_ms) != 0) {
-                return 2;
-            }
-        } else {
-            if (nfaults == CHIP_MAX_FAULTS) {
-                fprintf(stderr, "keyward-atecc608-emu: --fault: at most %d\n", CHIP_MAX_FAULTS);
-                return 2;
-            }
-            faults[nfaults++] = v;
-        }
-        if (slot != NULL) {
-            if (*slot != NULL) {
-                fprintf(stderr, "keyward-atecc608-emu: %s given twice\n", a);
-                return 2;
-            }
-            if (v[0] == '\0') {
-                fprintf(stderr, "keyward-atecc608-emu: %s: empty value\n", a);
-                return 2;
-            }
-            *slot = v;
+        r = parse_option(o, argv[i], i + 1 < argc ? argv[i + 1] : NULL);
+        if (r != EMU_GO) {
+            return r;
         }
         i++;
     }
-    if (sock == NULL) {
+    if (o->sock == NULL) {
         fprintf(stderr, "keyward-atecc608-emu: --socket PATH is required (--help for usage)\n");
         return 2;
     }
-    if (ctl != NULL) {
-        return control_client(sock, ctl);
-    }
-    if (state == NULL) {
+    if (o->ctl == NULL && o->state == NULL) {
         fprintf(stderr, "keyward-atecc608-emu: --state FILE is required (--help for usage)\n");
         return 2;
     }
-    if (psa_crypto_init() != PSA_SUCCESS) {
-        fprintf(stderr, "keyward-atecc608-emu: psa_crypto_init failed\n");
-        return 1;
-    }
-    /* Faults are checked on a scratch chip first, so that a bad --fault
-     * never creates a state file. */
-    for (size_t i = 0; i < nfaults; i++) {
+    return EMU_GO;
+}
+
+/* Faults are checked on a scratch chip first, so that a bad --fault never
+ * creates a state file.  0, or 2 (the exit code). */
+static int check_faults(const emu_opts_t *o)
+{
+    for (size_t i = 0; i < o->nfaults; i++) {
         static chip_t scratch;
-        if (chip_add_fault(&scratch, faults[i]) != 0) {
+        if (chip_add_fault(&scratch, o->faults[i]) != 0) {
             fprintf(stderr, "keyward-atecc608-emu: --fault: bad '%.60s' (TARGET:OCC:KIND, OCC "
                             "1..1000000 or *, KIND crc|nak|lostwake|watchdog|slow|status=XX)\n",
-                    faults[i]);
+                    o->faults[i]);
             return 2;
         }
     }
+    return 0;
+}
+
+static void on_signals(void)
+{
+    struct sigaction sa;
+
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    umask(077);
-    /* The socket first: a refused socket must not create a state file. */
-    lfd = listen_on(sock, &sock_dev, &sock_ino);
-    if (lfd < 0) {
-        return 1;
-    }
-    if (chip_init(&chip, state, scale, (double)wd_ms / 1000.0, why, sizeof(why)) != 0) {
-        fprintf(stderr, "keyward-atecc608-emu: --state %s: %s\n", state, why);
-        close(lfd);
-        unlink_own(sock, sock_dev, sock_ino);
-        return 1;
-    }
-    for (size_t i = 0; i < nfaults; i++) {
-        (void)chip_add_fault(&chip, faults[i]); /* checked above */
-    }
-    fprintf(stderr, "keyward-atecc608-emu: listening on %s (state %s, time scale %g)\n", sock,
-            state, scale);
+}
+
+/* Serves the bus on the listening socket lfd until SIGTERM/SIGINT (or a
+ * poll error); closes every socket it has, lfd included. */
+static void serve_bus(chip_t *chip, int lfd)
+{
+    struct pollfd pfd[MAX_CLIENTS + 1];
+    int nfd = 1;
+
     pfd[0].fd = lfd;
     pfd[0].events = POLLIN;
     while (!stop) {
@@ -398,7 +398,7 @@ int main(int argc, char **argv)
             break;
         }
         for (int i = nfd - 1; i >= 1; i--) {
-            if (pfd[i].revents != 0 && serve(&chip, pfd[i].fd) != 0) {
+            if (pfd[i].revents != 0 && serve(chip, pfd[i].fd) != 0) {
                 close(pfd[i].fd);
                 pfd[i] = pfd[--nfd];
             }
@@ -418,7 +418,50 @@ int main(int argc, char **argv)
     for (int i = 0; i < nfd; i++) {
         close(pfd[i].fd);
     }
-    unlink_own(sock, sock_dev, sock_ino);
+}
+
+int main(int argc, char **argv)
+{
+    static chip_t chip;
+    emu_opts_t o = {.scale = 1.0, .wd_ms = 1300};
+    int lfd, r = parse_args(argc, argv, &o);
+    char why[200];
+    dev_t sock_dev = 0;
+    ino_t sock_ino = 0;
+
+    if (r != EMU_GO) {
+        return r;
+    }
+    if (o.ctl != NULL) {
+        return control_client(o.sock, o.ctl);
+    }
+    if (psa_crypto_init() != PSA_SUCCESS) {
+        fprintf(stderr, "keyward-atecc608-emu: psa_crypto_init failed\n");
+        return 1;
+    }
+    if (check_faults(&o) != 0) {
+        return 2;
+    }
+    on_signals();
+    umask(077);
+    /* The socket first: a refused socket must not create a state file. */
+    lfd = listen_on(o.sock, &sock_dev, &sock_ino);
+    if (lfd < 0) {
+        return 1;
+    }
+    if (chip_init(&chip, o.state, o.scale, (double)o.wd_ms / 1000.0, why, sizeof(why)) != 0) {
+        fprintf(stderr, "keyward-atecc608-emu: --state %s: %s\n", o.state, why);
+        close(lfd);
+        unlink_own(o.sock, sock_dev, sock_ino);
+        return 1;
+    }
+    for (size_t i = 0; i < o.nfaults; i++) {
+        (void)chip_add_fault(&chip, o.faults[i]); /* checked above */
+    }
+    fprintf(stderr, "keyward-atecc608-emu: listening on %s (state %s, time scale %g)\n", o.sock,
+            o.state, o.scale);
+    serve_bus(&chip, lfd);
+    unlink_own(o.sock, sock_dev, sock_ino);
     mbedtls_psa_crypto_free();
     return 0;
 }
