@@ -3,7 +3,9 @@
  * (NAKing its address) for its execution time x time_scale; the watchdog
  * puts an awake chip to sleep watchdog_s after its wake, whatever it is
  * doing.  Rules whose public source is missing are marked CHOICE and listed
- * in docs/atecc608.md.
+ * in docs/atecc608.md.  This part: the bus transactions, the power states,
+ * the watchdog and the command dispatch; the rest is listed in
+ * chip_internal.h.
  */
 #include "chip_internal.h"
 

@@ -35,6 +35,9 @@
 #define CFG_SLOTLOCKED 88
 #define CFG_KEYCONFIG 96
 
+/* The configuration bits every part reads: header-only accessors, named
+ * after the datasheet's fields rather than prefixed, as they were when the
+ * model was one file. */
 static inline size_t slot_size(unsigned slot)
 {
     return wire_slot_size(slot);
