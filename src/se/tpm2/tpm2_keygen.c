@@ -12,7 +12,7 @@
 
 #include "keyward/port/backend.h"
 #include "mbedtls/platform_util.h"
-#include "tpm2_backend.h"
+#include "tpm2_ops.h"
 
 /* ---- generate ------------------------------------------------------------- */
 

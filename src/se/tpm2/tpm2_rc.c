@@ -6,7 +6,7 @@
 #include <tss2/tss2_tpm2_types.h>
 
 #include "keyward/port/backend.h"
-#include "tpm2_backend.h"
+#include "tpm2_base.h"
 
 /* ---- errors --------------------------------------------------------------- */
 
