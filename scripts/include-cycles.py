@@ -93,17 +93,29 @@ def header_graph(root, files):
     return graph
 
 
+def is_static(path, number):
+    """ctags misses `static` before an anonymous struct type ("static struct {
+    ...} known[16];" is tagged at its last line): look at the line that
+    opens the declaration."""
+    with open(path, encoding='utf-8', errors='replace') as fh:
+        lines = fh.read().split('\n')
+    i = number - 1
+    while i > 0 and lines[i][:1] in (' ', '\t', '}'):
+        i -= 1
+    return lines[i].startswith('static')
+
+
 def file_graph(root, files):
     """Per folder: X.c -> Y.c when X.c uses an external symbol defined in Y.c."""
     cfiles = [f for f in files if f.endswith('.c')]
-    tags = subprocess.run(['ctags', '-x', '--c-kinds=fv', '--fields=+S', '--file-scope=no',
-                           '--_xformat=%N\t%F'] + cfiles, capture_output=True, text=True,
+    tags = subprocess.run(['ctags', '-x', '--c-kinds=fv', '--extras=-F',
+                           '--_xformat=%N\t%F\t%n'] + cfiles, capture_output=True, text=True,
                           check=True).stdout
     defined = {}
     for line in tags.splitlines():
-        name, path = line.split('\t')
-        if name == 'main':
-            continue  # each program's own entry point, not a shared symbol
+        name, path, number = line.split('\t')
+        if name == 'main' or is_static(path, int(number)):
+            continue  # a program's own entry point, or file-local after all
         defined.setdefault(name, set()).add(os.path.normpath(path))
     graph = {}
     for f in cfiles:
@@ -112,6 +124,8 @@ def file_graph(root, files):
         me = os.path.normpath(f)
         deps = set()
         for ident in set(IDENT.findall(text)):
+            if me in defined.get(ident, ()):
+                continue  # its own (one of a symbol's #if variants lives here)
             for where in defined.get(ident, ()):
                 if where != me and os.path.dirname(where) == os.path.dirname(me):
                     deps.add(os.path.relpath(where, root))
