@@ -54,28 +54,23 @@ static psa_status_t get_explicit_bool(unsigned char **p, const unsigned char *en
     return PSA_SUCCESS;
 }
 
-static psa_status_t parse_der(unsigned char *p, const unsigned char *end, kw_tpm2_keyfile_t *kf)
+/* SEQUENCE { type OID: only a loadable key (2.23.133.10.1.3) ... */
+static psa_status_t der_type(unsigned char **p, const unsigned char *end)
 {
     size_t len = 0;
-    int rsa_parent = 0;
-    TPM2B_PUBLIC pub;
-    TPM2B_PRIVATE priv;
-    size_t off = 0;
 
-    /* Tss2_MU_*_Unmarshal insist on zeroed destinations. */
-    memset(&pub, 0, sizeof(pub));
-    memset(&priv, 0, sizeof(priv));
-    if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0 ||
-        p + len != end) {
+    if (mbedtls_asn1_get_tag(p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0 ||
+        *p + len != end) {
         keyward_set_error("TSS2 key: not a DER SEQUENCE");
         return PSA_ERROR_INVALID_ARGUMENT;
     }
-    if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_OID) != 0) {
+    if (mbedtls_asn1_get_tag(p, end, &len, MBEDTLS_ASN1_OID) != 0) {
         keyward_set_error("TSS2 key: no type OID");
         return PSA_ERROR_INVALID_ARGUMENT;
     }
-    if (len != sizeof(oid_loadable) || memcmp(p, oid_loadable, len) != 0) {
-        if (len == sizeof(oid_loadable) && memcmp(p, oid_tss2_prefix, sizeof(oid_tss2_prefix)) == 0) {
+    if (len != sizeof(oid_loadable) || memcmp(*p, oid_loadable, len) != 0) {
+        if (len == sizeof(oid_loadable) &&
+            memcmp(*p, oid_tss2_prefix, sizeof(oid_tss2_prefix)) == 0) {
             keyward_set_error("TSS2 key: importable/sealed keys are not supported, only loadable "
                               "keys (2.23.133.10.1.3)");
             return PSA_ERROR_NOT_SUPPORTED;
@@ -83,16 +78,26 @@ static psa_status_t parse_der(unsigned char *p, const unsigned char *end, kw_tpm
         keyward_set_error("TSS2 key: unknown type OID");
         return PSA_ERROR_INVALID_ARGUMENT;
     }
-    p += len;
+    *p += len;
+    return PSA_SUCCESS;
+}
+
+/* ... [0] emptyAuth, then [1]..[5]: policies, secret (refused), description
+ * (skipped), rsaParent (refused when TRUE) ... */
+static psa_status_t der_options(unsigned char **p, const unsigned char *end, kw_tpm2_keyfile_t *kf)
+{
+    size_t len = 0;
+    int rsa_parent = 0;
+
     kf->empty_auth = 0;
-    if (p < end && *p == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 0)) {
-        if (get_explicit_bool(&p, end, 0, &kf->empty_auth) != PSA_SUCCESS) {
+    if (*p < end && **p == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 0)) {
+        if (get_explicit_bool(p, end, 0, &kf->empty_auth) != PSA_SUCCESS) {
             keyward_set_error("TSS2 key: bad emptyAuth");
             return PSA_ERROR_INVALID_ARGUMENT;
         }
     }
-    for (int tagnum = 1; tagnum <= 5 && p < end; tagnum++) {
-        if (*p != (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | tagnum)) {
+    for (int tagnum = 1; tagnum <= 5 && *p < end; tagnum++) {
+        if (**p != (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | tagnum)) {
             continue;
         }
         if (tagnum <= 3) {
@@ -102,61 +107,102 @@ static psa_status_t parse_der(unsigned char *p, const unsigned char *end, kw_tpm
             return PSA_ERROR_NOT_SUPPORTED;
         }
         if (tagnum == 4) { /* description: informative only */
-            if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONTEXT_SPECIFIC |
-                                                         MBEDTLS_ASN1_CONSTRUCTED | 4) != 0) {
+            if (mbedtls_asn1_get_tag(p, end, &len,
+                                     MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED |
+                                         4) != 0) {
                 return PSA_ERROR_INVALID_ARGUMENT;
             }
-            p += len;
-        } else if (get_explicit_bool(&p, end, 5, &rsa_parent) != PSA_SUCCESS) {
+            *p += len;
+        } else if (get_explicit_bool(p, end, 5, &rsa_parent) != PSA_SUCCESS) {
             return PSA_ERROR_INVALID_ARGUMENT;
         } else if (rsa_parent) {
             keyward_set_error("TSS2 key: keys under an RSA storage parent are not supported");
             return PSA_ERROR_NOT_SUPPORTED;
         }
     }
-    /* parent: a non-negative INTEGER below 2^32 (up to 5 content bytes). */
-    if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_INTEGER) != 0 || len == 0 || len > 5 ||
-        (p[0] & 0x80) != 0 || (len == 5 && p[0] != 0)) {
+    return PSA_SUCCESS;
+}
+
+/* ... parent: a non-negative INTEGER below 2^32 (up to 5 content bytes),
+ * the owner SRK or a persistent handle ... */
+static psa_status_t der_parent(unsigned char **p, const unsigned char *end, kw_tpm2_keyfile_t *kf)
+{
+    size_t len = 0;
+
+    if (mbedtls_asn1_get_tag(p, end, &len, MBEDTLS_ASN1_INTEGER) != 0 || len == 0 || len > 5 ||
+        ((*p)[0] & 0x80) != 0 || (len == 5 && (*p)[0] != 0)) {
         keyward_set_error("TSS2 key: bad parent INTEGER");
         return PSA_ERROR_INVALID_ARGUMENT;
     }
     kf->parent = 0;
     for (size_t i = 0; i < len; i++) {
-        kf->parent = (kf->parent << 8) | p[i];
+        kf->parent = (kf->parent << 8) | (*p)[i];
     }
-    p += len;
+    *p += len;
     if (kf->parent == 0) {
         kf->parent = KW_TPM2_PARENT_OWNER; /* how older writers said "the SRK" */
     }
     if (kf->parent != KW_TPM2_PARENT_OWNER && !kw_tpm2_handle_is_persistent(kf->parent)) {
         keyward_set_error("TSS2 key: parent 0x%08x is neither the owner SRK (0x40000001) nor a "
-                          "persistent handle", (unsigned)kf->parent);
+                          "persistent handle",
+                          (unsigned)kf->parent);
         return PSA_ERROR_NOT_SUPPORTED;
     }
-    if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_OCTET_STRING) != 0 ||
-        len > sizeof(kf->pub) || Tss2_MU_TPM2B_PUBLIC_Unmarshal(p, len, &off, &pub) != 0 ||
+    return PSA_SUCCESS;
+}
+
+/* ... pubkey TPM2B_PUBLIC, privkey TPM2B_PRIVATE } and nothing after. */
+static psa_status_t der_blobs(unsigned char **p, const unsigned char *end, kw_tpm2_keyfile_t *kf)
+{
+    size_t len = 0;
+    TPM2B_PUBLIC pub;
+    TPM2B_PRIVATE priv;
+    size_t off = 0;
+
+    /* Tss2_MU_*_Unmarshal insist on zeroed destinations. */
+    memset(&pub, 0, sizeof(pub));
+    memset(&priv, 0, sizeof(priv));
+    if (mbedtls_asn1_get_tag(p, end, &len, MBEDTLS_ASN1_OCTET_STRING) != 0 ||
+        len > sizeof(kf->pub) || Tss2_MU_TPM2B_PUBLIC_Unmarshal(*p, len, &off, &pub) != 0 ||
         off != len) {
         keyward_set_error("TSS2 key: bad pubkey (TPM2B_PUBLIC)");
         return PSA_ERROR_INVALID_ARGUMENT;
     }
-    memcpy(kf->pub, p, len);
+    memcpy(kf->pub, *p, len);
     kf->pub_len = len;
-    p += len;
+    *p += len;
     off = 0;
-    if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_OCTET_STRING) != 0 ||
-        len > sizeof(kf->priv) || Tss2_MU_TPM2B_PRIVATE_Unmarshal(p, len, &off, &priv) != 0 ||
+    if (mbedtls_asn1_get_tag(p, end, &len, MBEDTLS_ASN1_OCTET_STRING) != 0 ||
+        len > sizeof(kf->priv) || Tss2_MU_TPM2B_PRIVATE_Unmarshal(*p, len, &off, &priv) != 0 ||
         off != len) {
         keyward_set_error("TSS2 key: bad privkey (TPM2B_PRIVATE)");
         return PSA_ERROR_INVALID_ARGUMENT;
     }
-    memcpy(kf->priv, p, len);
+    memcpy(kf->priv, *p, len);
     kf->priv_len = len;
-    p += len;
-    if (p != end) {
+    *p += len;
+    if (*p != end) {
         keyward_set_error("TSS2 key: trailing data");
         return PSA_ERROR_INVALID_ARGUMENT;
     }
     return PSA_SUCCESS;
+}
+
+/* TSSPrivKey (the TCG's key file ASN.1), one part after the other. */
+static psa_status_t parse_der(unsigned char *p, const unsigned char *end, kw_tpm2_keyfile_t *kf)
+{
+    psa_status_t status = der_type(&p, end);
+
+    if (status == PSA_SUCCESS) {
+        status = der_options(&p, end, kf);
+    }
+    if (status == PSA_SUCCESS) {
+        status = der_parent(&p, end, kf);
+    }
+    if (status == PSA_SUCCESS) {
+        status = der_blobs(&p, end, kf);
+    }
+    return status;
 }
 
 psa_status_t kw_tpm2_keyfile_parse(const uint8_t *data, size_t len, kw_tpm2_keyfile_t *kf)

@@ -113,8 +113,71 @@ static uint32_t get_be32(const uint8_t *b)
     return ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | b[3];
 }
 
+/* One record of a ref into out, checked: tags a ref may hold (never an auth
+ * value), each with its size and range. */
+static psa_status_t ref_record(kw_tpm2_ref_t *out, unsigned tag, const uint8_t *v, size_t n,
+                               int *has_parent)
+{
+    switch (tag) {
+    case KW_TPM2_TAG_HANDLE:
+        if (n != 4 || !kw_tpm2_handle_is_persistent(get_be32(v))) {
+            return PSA_ERROR_DATA_CORRUPT;
+        }
+        out->handle = get_be32(v);
+        return PSA_SUCCESS;
+    case KW_TPM2_TAG_PARENT:
+        if (n != 4) {
+            return PSA_ERROR_DATA_CORRUPT;
+        }
+        out->parent = get_be32(v);
+        if (out->parent != KW_TPM2_PARENT_OWNER && !kw_tpm2_handle_is_persistent(out->parent)) {
+            return PSA_ERROR_DATA_CORRUPT;
+        }
+        *has_parent = 1;
+        return PSA_SUCCESS;
+    case KW_TPM2_TAG_EMPTY_AUTH:
+        if (n != 1 || v[0] > 1) {
+            return PSA_ERROR_DATA_CORRUPT;
+        }
+        out->empty_auth = v[0];
+        return PSA_SUCCESS;
+    case KW_TPM2_TAG_PUBLIC:
+        if (n < 2 || n > sizeof(TPM2B_PUBLIC)) {
+            return PSA_ERROR_DATA_CORRUPT;
+        }
+        out->pub = v;
+        out->pub_len = n;
+        return PSA_SUCCESS;
+    case KW_TPM2_TAG_PRIVATE:
+        if (n < 2 || n > sizeof(TPM2B_PRIVATE)) {
+            return PSA_ERROR_DATA_CORRUPT;
+        }
+        out->priv = v;
+        out->priv_len = n;
+        return PSA_SUCCESS;
+    case KW_TPM2_TAG_TCTI:
+        if (n >= KW_TPM2_TCTI_MAX || memchr(v, 0, n) != NULL) {
+            return PSA_ERROR_DATA_CORRUPT;
+        }
+        out->tcti = (const char *)v;
+        out->tcti_len = n;
+        out->has_tcti = 1;
+        return PSA_SUCCESS;
+    case KW_TPM2_TAG_AUTH:
+    case KW_TPM2_TAG_PARENT_AUTH:
+        /* Written by keyward before auth values left refs: such a key
+         * buffer may sit in PSA storage with the secret in it. */
+        keyward_set_error("the TPM key reference carries an auth value: refused (give it "
+                          "with auth= when opening, or KEYWARD_TPM2_AUTH)");
+        return PSA_ERROR_INVALID_ARGUMENT;
+    default:
+        return PSA_ERROR_DATA_CORRUPT;
+    }
+}
+
 psa_status_t kw_tpm2_ref_parse(const uint8_t *ref, size_t ref_len, kw_tpm2_ref_t *out)
 {
+    psa_status_t status;
     size_t off = 3;
     unsigned last_tag = 0;
     int has_parent = 0;
@@ -143,60 +206,9 @@ psa_status_t kw_tpm2_ref_parse(const uint8_t *ref, size_t ref_len, kw_tpm2_ref_t
         v = ref + off;
         off += n;
         last_tag = tag;
-        switch (tag) {
-        case KW_TPM2_TAG_HANDLE:
-            if (n != 4 || !kw_tpm2_handle_is_persistent(get_be32(v))) {
-                return PSA_ERROR_DATA_CORRUPT;
-            }
-            out->handle = get_be32(v);
-            break;
-        case KW_TPM2_TAG_PARENT:
-            if (n != 4) {
-                return PSA_ERROR_DATA_CORRUPT;
-            }
-            out->parent = get_be32(v);
-            if (out->parent != KW_TPM2_PARENT_OWNER && !kw_tpm2_handle_is_persistent(out->parent)) {
-                return PSA_ERROR_DATA_CORRUPT;
-            }
-            has_parent = 1;
-            break;
-        case KW_TPM2_TAG_EMPTY_AUTH:
-            if (n != 1 || v[0] > 1) {
-                return PSA_ERROR_DATA_CORRUPT;
-            }
-            out->empty_auth = v[0];
-            break;
-        case KW_TPM2_TAG_PUBLIC:
-            if (n < 2 || n > sizeof(TPM2B_PUBLIC)) {
-                return PSA_ERROR_DATA_CORRUPT;
-            }
-            out->pub = v;
-            out->pub_len = n;
-            break;
-        case KW_TPM2_TAG_PRIVATE:
-            if (n < 2 || n > sizeof(TPM2B_PRIVATE)) {
-                return PSA_ERROR_DATA_CORRUPT;
-            }
-            out->priv = v;
-            out->priv_len = n;
-            break;
-        case KW_TPM2_TAG_TCTI:
-            if (n >= KW_TPM2_TCTI_MAX || memchr(v, 0, n) != NULL) {
-                return PSA_ERROR_DATA_CORRUPT;
-            }
-            out->tcti = (const char *)v;
-            out->tcti_len = n;
-            out->has_tcti = 1;
-            break;
-        case KW_TPM2_TAG_AUTH:
-        case KW_TPM2_TAG_PARENT_AUTH:
-            /* Written by keyward before auth values left refs: such a key
-             * buffer may sit in PSA storage with the secret in it. */
-            keyward_set_error("the TPM key reference carries an auth value: refused (give it "
-                              "with auth= when opening, or KEYWARD_TPM2_AUTH)");
-            return PSA_ERROR_INVALID_ARGUMENT;
-        default:
-            return PSA_ERROR_DATA_CORRUPT;
+        status = ref_record(out, tag, v, n, &has_parent);
+        if (status != PSA_SUCCESS) {
+            return status;
         }
     }
     out->raw = ref;
