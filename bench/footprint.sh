@@ -82,7 +82,7 @@ CFLAGS=(-Os -mcpu=cortex-m4 -mthumb -ffunction-sections -fdata-sections -std=c11
         -DKEYWARD_WITH_ATECC608 -DKEYWARD_BUILTIN_MAX=2 -DKEYWARD_KEYREF_MAX=32
         -DKEYWARD_REF_MAX=32u -DKEYWARD_ATECC608_PUBKEY_CACHE=1 -DKEYWARD_SECRETS_MAX=0
         -I"$SRC/include" -I"$SRC/src" -I"$INC")
-CORE="src/core/driver.c src/core/keybuf.c src/core/builtin.c src/core/backends.c src/core/api.c src/core/redact.c src/core/secrets.c"
+CORE="src/core/driver.c src/core/keybuf.c src/core/builtin.c src/core/backends.c src/core/api.c src/core/keyref.c src/core/redact.c src/core/secrets.c"
 ATECC="src/se/atecc608/atecc608_proto.c src/se/atecc608/atecc608_chip.c src/se/atecc608/atecc608_backend.c src/se/atecc608/atecc608_single.c"
 compile() { # FILE [EXTRA CFLAGS...] -> prints the object path
     local f=$1 o

@@ -4,85 +4,25 @@
 #include <string.h>
 
 #include "core.h"
+#include "keyward/port/psa_driver.h"
 #include "keyward/port/mbedtls_compat.h"
 #include "mbedtls/pk.h"
 #include "mbedtls/psa_util.h"
 #include "mbedtls/platform_util.h"
 
-static KEYWARD_THREAD_LOCAL const char *gen_target;
-
 #if defined(KEYWARD_NO_ERROR_TEXT)
+/* The MCU profile keeps no error text.  With error text, keyward_last_error
+ * lives in redact.c beside keyward_set_error, which redacts every message. */
 const char *keyward_last_error(void)
 {
     return "";
 }
-#define clear_error() ((void)0)
-#else
-static KEYWARD_THREAD_LOCAL char last_error[256];
-
-void keyward_set_error(const char *fmt, ...)
-{
-    char raw[sizeof(last_error)];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(raw, sizeof(raw), fmt, ap);
-    va_end(ap);
-    /* A message quoting a KEYREF must not carry its PIN or auth value. */
-    (void)keyward_keyref_redact(raw, last_error, sizeof(last_error));
-    mbedtls_platform_zeroize(raw, sizeof(raw));
-}
-
-const char *keyward_last_error(void)
-{
-    return last_error;
-}
-#define clear_error() (last_error[0] = '\0')
 #endif
+
 
 psa_status_t keyward_init(void)
 {
     return psa_crypto_init();
-}
-
-const char *keyward_generate_target(void)
-{
-    return gen_target;
-}
-
-psa_status_t keyward_set_generate_target(const char *keyref)
-{
-    /* Kept by reference, not copied: no second copy of a KEYREF that may
-     * hold a PIN, and no buffer on an MCU. */
-    if (keyref != NULL && (keyref[0] == '\0' || strlen(keyref) >= KEYWARD_KEYREF_MAX)) {
-        return PSA_ERROR_INVALID_ARGUMENT;
-    }
-    gen_target = keyref;
-    return PSA_SUCCESS;
-}
-
-psa_status_t keyward_ref_from_keyref(const keyward_backend_t *be, const char *keyref,
-                                     uint8_t *ref, size_t ref_size, size_t *ref_len)
-{
-    size_t len;
-
-    if (be->ref_from_keyref != NULL) {
-        return be->ref_from_keyref(keyref, ref, ref_size, ref_len);
-    }
-    /* The ref is the KEYREF text; a backend without its own conversion has
-     * no secrets to keep, so any secret attribute is simply left out. */
-    len = strlen(keyref);
-    if (len == 0 || len >= ref_size) {
-        keyward_set_error("KEYREF longer than %u bytes", (unsigned)ref_size);
-        return PSA_ERROR_INVALID_ARGUMENT;
-    }
-#if defined(KEYWARD_NO_SECRETS)
-    memcpy(ref, keyref, len); /* MCU profile: no secret attributes (redact.c) */
-    *ref_len = len;
-    return PSA_SUCCESS;
-#else
-    return keyward_keyref_strip(keyref, (char *)ref, ref_size, ref_len);
-#endif
 }
 
 void keyward_default_policy(psa_key_attributes_t *attr, psa_key_type_t type)
@@ -186,7 +126,7 @@ psa_status_t keyward_key_open(const char *keyref, psa_key_id_t *key)
     psa_key_type_t type = 0;
     unsigned long mark = 0;
 
-    clear_error();
+    keyward_clear_error();
     keyward_secrets_collect();
     mark = keyward_secrets_mark();
     if (keyref == NULL || key == NULL) {
@@ -242,7 +182,7 @@ psa_status_t keyward_key_generate(const char *keyref, psa_key_type_t type, size_
     psa_key_attributes_t attr = PSA_KEY_ATTRIBUTES_INIT;
     unsigned long mark = 0;
 
-    clear_error();
+    keyward_clear_error();
     keyward_secrets_collect();
     mark = keyward_secrets_mark();
     if (be == NULL) {

@@ -69,10 +69,17 @@ void keyward_secrets_wipe_all(void);
 /* Test accessor: entries in use, bound to key (0: all). */
 size_t keyward_secrets_count(psa_key_id_t key);
 
-/* Generation target of this thread (api.c), or NULL. */
+/* Clears this thread's keyward_last_error (redact.c). */
+#if defined(KEYWARD_NO_ERROR_TEXT)
+#define keyward_clear_error() ((void)0)
+#else
+void keyward_clear_error(void);
+#endif
+
+/* Generation target of this thread (keyref.c), or NULL. */
 const char *keyward_generate_target(void);
 
-/* The KEYREF turned into a backend ref (ref_from_keyref or a copy). */
+/* The KEYREF turned into a backend ref (ref_from_keyref or a copy; keyref.c). */
 psa_status_t keyward_ref_from_keyref(const keyward_backend_t *be, const char *keyref,
                                      uint8_t *ref, size_t ref_size, size_t *ref_len);
 

@@ -7,10 +7,16 @@
  * secret's value runs to the next ';' or '&' only: a '?' may be part of a
  * query value, and masking too much is harmless where masking too little
  * leaks.
+ *
+ * The last-error text lives here too: every message is redacted on its way
+ * in (keyward_set_error), so the redaction is the one thing it needs.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core.h"
+#include "mbedtls/platform_util.h"
 
 #define MASK "***"
 
@@ -241,3 +247,32 @@ psa_status_t keyward_keyref_strip(const char *keyref, char *out, size_t out_size
     return PSA_SUCCESS;
 }
 #endif /* KEYWARD_NO_SECRETS */
+
+/* ---- the last error ------------------------------------------------------ */
+
+#if !defined(KEYWARD_NO_ERROR_TEXT) /* without error text: api.c's keyward_last_error */
+static KEYWARD_THREAD_LOCAL char last_error[256];
+
+void keyward_set_error(const char *fmt, ...)
+{
+    char raw[sizeof(last_error)];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(raw, sizeof(raw), fmt, ap);
+    va_end(ap);
+    /* A message quoting a KEYREF must not carry its PIN or auth value. */
+    (void)keyward_keyref_redact(raw, last_error, sizeof(last_error));
+    mbedtls_platform_zeroize(raw, sizeof(raw));
+}
+
+const char *keyward_last_error(void)
+{
+    return last_error;
+}
+
+void keyward_clear_error(void)
+{
+    last_error[0] = '\0';
+}
+#endif

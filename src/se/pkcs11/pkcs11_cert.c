@@ -37,12 +37,6 @@ typedef struct {
     int overwrite;
 } write_arg_t;
 
-static psa_status_t p11_fail(const char *what, CK_RV rv)
-{
-    keyward_set_error("%s: %s (CKR 0x%lx)", what, p11_kit_strerror(rv), (unsigned long)rv);
-    return keyward_pkcs11_status(rv);
-}
-
 /* The URI must say type=cert and name the object (object= and/or id=). */
 static psa_status_t check_uri(P11KitUri *uri)
 {

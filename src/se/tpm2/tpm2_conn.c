@@ -32,7 +32,7 @@
 
 #include "keyward/port/backend.h"
 #include "mbedtls/platform_util.h"
-#include "tpm2_backend.h"
+#include "tpm2_conn.h"
 
 #define MAX_CONNS 2 /* distinct TCTI configurations in use at once */
 #define MAX_ATTEMPTS 6
@@ -40,6 +40,8 @@
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static kw_tpm2_conn_t conns[MAX_CONNS];
 static int atexit_registered;
+/* What an upper layer forgets with the connections (kw_tpm2_on_release). */
+static void (*release_hook)(void);
 
 /* ---- SIGPIPE ---------------------------------------------------------------
  * A socket TCTI writing to a TPM simulator that died would raise SIGPIPE and
@@ -223,7 +225,9 @@ static void release_locked(void)
         }
         memset(c, 0, sizeof(*c));
     }
-    kw_tpm2_pss_reset();
+    if (release_hook != NULL) {
+        release_hook();
+    }
     sigpipe_restore(&old);
 }
 
@@ -469,6 +473,11 @@ exit:
     sigpipe_restore(&old);
     pthread_mutex_unlock(&lock);
     return status;
+}
+
+void kw_tpm2_on_release(void (*fn)(void))
+{
+    release_hook = fn;
 }
 
 unsigned long keyward_tpm2_load_count(void)

@@ -93,7 +93,10 @@ typedef struct {
     size_t priv_len;
 } kw_tpm2_keyfile_t;
 
-/* tpm2_ref.c ------------------------------------------------------------- */
+/* tpm2_keyref.c, tpm2_keyfile.c, tpm2_ref.c: the formats ------------------ */
+
+/* A persistent handle (0x81xxxxxx), the only kind a KEYREF or ref may name. */
+int kw_tpm2_handle_is_persistent(uint32_t h);
 
 /* PSA_ERROR_INVALID_ARGUMENT for anything malformed (unknown attribute,
  * both or neither of file=/handle= when need_key, bad number, too long). */

@@ -12,7 +12,7 @@
 
 #include "keyward/port/backend.h"
 #include "mbedtls/platform_util.h"
-#include "tpm2_backend.h"
+#include "tpm2_ops.h"
 
 /* ---- generate ------------------------------------------------------------- */
 
@@ -127,35 +127,10 @@ static psa_status_t write_key_file(int fd, const kw_tpm2_keyfile_t *kf)
     return status;
 }
 
-psa_status_t kw_tpm2_generate(const char *target, psa_key_type_t type, size_t bits, uint8_t *ref,
-                              size_t ref_size, size_t *ref_len)
+/* The public template for a signing key of this type and size: ECC
+ * P-256/384/521 or RSA 2048/3072/4096, any scheme (chosen per signature). */
+static psa_status_t gen_template(psa_key_type_t type, size_t bits, TPMT_PUBLIC *t)
 {
-    psa_status_t status = PSA_ERROR_CORRUPTION_DETECTED;
-    kw_tpm2_keyref_t kr;
-    kw_tpm2_keyfile_t kf;
-    gen_arg_t g;
-    TPM2B_PRIVATE priv;
-    TPM2B_PUBLIC pub;
-    uint8_t tref[512];
-    size_t tref_len = 0, off = 0;
-    kw_tpm2_ref_t r;
-    TPM2B_AUTH env_auth;
-    int fd = -1;
-    TPMT_PUBLIC *t;
-
-    status = kw_tpm2_keyref_parse(target, 0, &kr);
-    if (status != PSA_SUCCESS) {
-        return status;
-    }
-    memset(&g, 0, sizeof(g));
-    memset(&kf, 0, sizeof(kf));
-    if (kr.handle != 0) {
-        keyward_set_error("keyward generates TPM keys as blobs (tpm2:file=PATH or tpm2:); make "
-                          "one persistent with tpm2_evictcontrol");
-        status = PSA_ERROR_NOT_SUPPORTED;
-        goto exit;
-    }
-    t = &g.tmpl.publicArea;
     t->nameAlg = TPM2_ALG_SHA256;
     t->objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
                           TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
@@ -178,65 +153,131 @@ psa_status_t kw_tpm2_generate(const char *target, psa_key_type_t type, size_t bi
         t->parameters.rsaDetail.exponent = 0;
     } else {
         keyward_set_error("the TPM backend generates ECC P-256/384/521 and RSA 2048/3072/4096");
-        status = PSA_ERROR_NOT_SUPPORTED;
-        goto exit;
+        return PSA_ERROR_NOT_SUPPORTED;
     }
-    memset(&env_auth, 0, sizeof(env_auth));
-    if (kr.has_auth) {
-        g.sens.sensitive.userAuth.size = (UINT16)kr.auth_len;
-        memcpy(g.sens.sensitive.userAuth.buffer, kr.auth, kr.auth_len);
-    } else if (kw_tpm2_auth_from_env("KEYWARD_TPM2_AUTH", &env_auth)) {
-        g.sens.sensitive.userAuth = env_auth;
+    return PSA_SUCCESS;
+}
+
+/* The new key's auth value: auth= of the target, else $KEYWARD_TPM2_AUTH
+ * (through env_auth, wiped by the caller), else none. */
+static void gen_auth(const kw_tpm2_keyref_t *kr, gen_arg_t *g, TPM2B_AUTH *env_auth)
+{
+    memset(env_auth, 0, sizeof(*env_auth));
+    if (kr->has_auth) {
+        g->sens.sensitive.userAuth.size = (UINT16)kr->auth_len;
+        memcpy(g->sens.sensitive.userAuth.buffer, kr->auth, kr->auth_len);
+    } else if (kw_tpm2_auth_from_env("KEYWARD_TPM2_AUTH", env_auth)) {
+        g->sens.sensitive.userAuth = *env_auth;
     }
-    if (g.sens.sensitive.userAuth.size == 0) {
+    if (g->sens.sensitive.userAuth.size == 0) {
         /* No secret to guess: dictionary-attack counting would only let a
          * failing caller lock the TPM out. */
-        t->objectAttributes |= TPMA_OBJECT_NODA;
+        g->tmpl.publicArea.objectAttributes |= TPMA_OBJECT_NODA;
     }
-    g.parent = kr.parent != 0 ? kr.parent : KW_TPM2_PARENT_OWNER;
-    g.priv_out = &priv;
-    g.pub_out = &pub;
+}
 
-    if (kr.file[0] != '\0') {
-        fd = open(kr.file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (fd < 0) {
-            keyward_set_error("cannot create %s: %s%s", kr.file, strerror(errno),
-                              errno == EEXIST ? " (keyward never overwrites a key file)" : "");
-            status = errno == EEXIST ? PSA_ERROR_ALREADY_EXISTS : PSA_ERROR_STORAGE_FAILURE;
-            goto exit;
-        }
+/* Creates the key file before the key: never over an existing one. */
+static psa_status_t gen_create_file(const char *path, int *fd)
+{
+    *fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (*fd < 0) {
+        keyward_set_error("cannot create %s: %s%s", path, strerror(errno),
+                          errno == EEXIST ? " (keyward never overwrites a key file)" : "");
+        return errno == EEXIST ? PSA_ERROR_ALREADY_EXISTS : PSA_ERROR_STORAGE_FAILURE;
     }
-    /* kw_tpm2_run_op wants a ref for the TCTI and parent auth: a minimal one. */
-    status = kw_tpm2_ref_build(NULL, KW_TPM2_SRK_HANDLE, &kr, tref, sizeof(tref), &tref_len);
+    return PSA_SUCCESS;
+}
+
+/* Runs gen_op on the target's TPM: kw_tpm2_run_op wants a ref for the TCTI
+ * and parent auth, so a minimal one is made for it. */
+static psa_status_t gen_run(const kw_tpm2_keyref_t *kr, gen_arg_t *g)
+{
+    uint8_t tref[512];
+    size_t tref_len = 0;
+    kw_tpm2_ref_t r;
+    psa_status_t status =
+        kw_tpm2_ref_build(NULL, KW_TPM2_SRK_HANDLE, kr, tref, sizeof(tref), &tref_len);
+
     if (status == PSA_SUCCESS) {
         status = kw_tpm2_ref_parse(tref, tref_len, &r);
     }
     if (status == PSA_SUCCESS) {
-        status = kw_tpm2_run_op(&r, gen_op, &g);
+        status = kw_tpm2_run_op(&r, gen_op, g);
     }
+    mbedtls_platform_zeroize(tref, sizeof(tref));
+    return status;
+}
+
+/* The key file's contents: the new key's marshalled public and private
+ * parts under its parent. */
+static psa_status_t gen_keyfile(const gen_arg_t *g, const TPM2B_PUBLIC *pub,
+                                const TPM2B_PRIVATE *priv, kw_tpm2_keyfile_t *kf)
+{
+    size_t off = 0;
+
+    kf->parent = g->parent;
+    kf->empty_auth = g->sens.sensitive.userAuth.size == 0;
+    if (Tss2_MU_TPM2B_PUBLIC_Marshal(pub, kf->pub, sizeof(kf->pub), &off) != TSS2_RC_SUCCESS) {
+        return PSA_ERROR_HARDWARE_FAILURE;
+    }
+    kf->pub_len = off;
+    off = 0;
+    if (Tss2_MU_TPM2B_PRIVATE_Marshal(priv, kf->priv, sizeof(kf->priv), &off) != TSS2_RC_SUCCESS) {
+        return PSA_ERROR_HARDWARE_FAILURE;
+    }
+    kf->priv_len = off;
+    return PSA_SUCCESS;
+}
+
+psa_status_t kw_tpm2_generate(const char *target, psa_key_type_t type, size_t bits, uint8_t *ref,
+                              size_t ref_size, size_t *ref_len)
+{
+    psa_status_t status = PSA_ERROR_CORRUPTION_DETECTED;
+    kw_tpm2_keyref_t kr;
+    kw_tpm2_keyfile_t kf;
+    gen_arg_t g;
+    TPM2B_PRIVATE priv;
+    TPM2B_PUBLIC pub;
+    TPM2B_AUTH env_auth;
+    int fd = -1;
+
+    status = kw_tpm2_keyref_parse(target, 0, &kr);
+    if (status != PSA_SUCCESS) {
+        return status;
+    }
+    memset(&g, 0, sizeof(g));
+    memset(&kf, 0, sizeof(kf));
+    memset(&env_auth, 0, sizeof(env_auth));
+    if (kr.handle != 0) {
+        keyward_set_error("keyward generates TPM keys as blobs (tpm2:file=PATH or tpm2:); make "
+                          "one persistent with tpm2_evictcontrol");
+        status = PSA_ERROR_NOT_SUPPORTED;
+        goto exit;
+    }
+    status = gen_template(type, bits, &g.tmpl.publicArea);
     if (status != PSA_SUCCESS) {
         goto exit;
     }
-    kf.parent = g.parent;
-    kf.empty_auth = g.sens.sensitive.userAuth.size == 0;
-    if (Tss2_MU_TPM2B_PUBLIC_Marshal(&pub, kf.pub, sizeof(kf.pub), &off) != TSS2_RC_SUCCESS) {
-        status = PSA_ERROR_HARDWARE_FAILURE;
-        goto exit;
-    }
-    kf.pub_len = off;
-    off = 0;
-    if (Tss2_MU_TPM2B_PRIVATE_Marshal(&priv, kf.priv, sizeof(kf.priv), &off) != TSS2_RC_SUCCESS) {
-        status = PSA_ERROR_HARDWARE_FAILURE;
-        goto exit;
-    }
-    kf.priv_len = off;
-    if (fd >= 0) {
-        status = write_key_file(fd, &kf);
+    gen_auth(&kr, &g, &env_auth);
+    g.parent = kr.parent != 0 ? kr.parent : KW_TPM2_PARENT_OWNER;
+    g.priv_out = &priv;
+    g.pub_out = &pub;
+    if (kr.file[0] != '\0') {
+        status = gen_create_file(kr.file, &fd);
         if (status != PSA_SUCCESS) {
             goto exit;
         }
     }
-    status = kw_tpm2_ref_build(&kf, 0, &kr, ref, ref_size, ref_len);
+    status = gen_run(&kr, &g);
+    if (status == PSA_SUCCESS) {
+        status = gen_keyfile(&g, &pub, &priv, &kf);
+    }
+    if (status == PSA_SUCCESS && fd >= 0) {
+        status = write_key_file(fd, &kf);
+    }
+    if (status == PSA_SUCCESS) {
+        status = kw_tpm2_ref_build(&kf, 0, &kr, ref, ref_size, ref_len);
+    }
     if (status == PSA_SUCCESS && g.added_decrypt) {
         /* Not a failure: left for the caller to show (keyward_last_error). */
         keyward_set_error("warning: this TPM signs RSA-PSS with a salt length other than the hash "
@@ -253,7 +294,6 @@ exit:
     }
     mbedtls_platform_zeroize(&g, sizeof(g));
     mbedtls_platform_zeroize(&env_auth, sizeof(env_auth));
-    mbedtls_platform_zeroize(tref, sizeof(tref));
     kw_tpm2_keyref_free(&kr);
     return status;
 }

@@ -37,7 +37,7 @@
 #else
 #include "mbedtls/rsa.h"
 #endif
-#include "tpm2_backend.h"
+#include "tpm2_key.h"
 
 typedef enum { PSS_UNKNOWN = 0, PSS_TPM, PSS_SOFTWARE, PSS_REFUSED } pss_mode_t;
 
@@ -241,9 +241,7 @@ static psa_status_t emulate_max_salt(kw_tpm2_conn_t *c, const kw_tpm2_sign_arg_t
     kw_tpm2_ref_t tr;
     kw_tpm2_key_obj_t tk;
     TPM2B_AUTH empty;
-    extern const keyward_backend_t keyward_tpm2_backend;
-    psa_status_t status =
-        keyward_tpm2_backend.ref_from_keyref(twin_keyref, ref, sizeof(ref), &ref_len);
+    psa_status_t status = kw_tpm2_ref_from_keyref(twin_keyref, ref, sizeof(ref), &ref_len);
 
     if (status == PSA_SUCCESS) {
         status = kw_tpm2_ref_parse(ref, ref_len, &tr);
@@ -290,6 +288,8 @@ psa_status_t kw_tpm2_pss_sign(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, kw_tpm2
     psa_status_t status;
     int verdict;
 
+    /* The verdicts and encoding keys learnt here go with the connections. */
+    kw_tpm2_on_release(kw_tpm2_pss_reset);
     if (n > sizeof(em) || a->sig_size < n) {
         return n > sizeof(em) ? PSA_ERROR_NOT_SUPPORTED : PSA_ERROR_BUFFER_TOO_SMALL;
     }
@@ -356,6 +356,7 @@ int kw_tpm2_pss_probe(kw_tpm2_conn_t *c, const kw_tpm2_ref_t *r, int secret, ESY
     size_t n = p->parameters.rsaDetail.keyBits / 8u;
     int verdict = -1;
 
+    kw_tpm2_on_release(kw_tpm2_pss_reset);
     if (twin_keyref != NULL) {
         return 1; /* the test double plays a max-salt TPM */
     }

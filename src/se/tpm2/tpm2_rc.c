@@ -6,7 +6,7 @@
 #include <tss2/tss2_tpm2_types.h>
 
 #include "keyward/port/backend.h"
-#include "tpm2_backend.h"
+#include "tpm2_base.h"
 
 /* ---- errors --------------------------------------------------------------- */
 
@@ -52,6 +52,8 @@ int kw_tpm2_rc_is_stale_handle(TSS2_RC rc)
            (b == TPM2_RC_HANDLE || (b >= TPM2_RC_REFERENCE_H0 && b <= TPM2_RC_REFERENCE_H6));
 }
 
+/* long-function: a flat table of TSS2 and TPM codes to PSA statuses,
+ * grouped by meaning; split, the groups could no longer be read side by side. */
 static psa_status_t psa_of_rc(TSS2_RC rc)
 {
     if (rc == TSS2_RC_SUCCESS) {

@@ -31,7 +31,7 @@
 
 #include "keyward/port/backend.h"
 #include "mbedtls/platform_util.h"
-#include "tpm2_backend.h"
+#include "tpm2_session.h"
 
 unsigned long kw_tpm2_sessions_started;
 

@@ -9,7 +9,7 @@
 
 #include "keyward/port/backend.h"
 #include "mbedtls/platform_util.h"
-#include "tpm2_backend.h"
+#include "tpm2_cache.h"
 
 /* The standard SRK: ECC P-256 storage key, AES-128-CFB, SHA-256 name,
  * noDA, empty unique: what tpm2-openssl creates for parent 0x40000001. */
