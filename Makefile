@@ -95,3 +95,18 @@ PREFIX ?= /usr/local
 .PHONY: install
 install: build
 	cmake --install $(BUILD) --prefix $(abspath $(PREFIX))
+
+# Code habits (no build needed for the first two).  `make format` rewrites the
+# tracked .c/.h files as .clang-format says; `make check-format` fails naming
+# the files that differ; `make analyse` runs the static analyser over
+# keyward's own sources with the compile database of $(BUILD)
+# (scripts/static-analysis.sh states the checks).
+.PHONY: format check-format analyse
+format:
+	scripts/check-format.sh --fix
+
+check-format:
+	scripts/check-format.sh
+
+analyse: build
+	scripts/static-analysis.sh $(BUILD)

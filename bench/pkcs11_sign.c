@@ -30,6 +30,7 @@ int main(int argc, char **argv)
                              : PSA_ALG_RSA_PKCS1V15_SIGN(PSA_ALG_SHA_256);
     uint8_t hash[32], sig[1024], di[64];
     size_t sig_len, di_len = 0;
+    int ret = 1;
     double *t_kw = calloc(n, sizeof(double)), *t_p11 = calloc(n, sizeof(double));
     CK_RV (*get_list)(CK_FUNCTION_LIST_PTR_PTR);
     CK_FUNCTION_LIST_PTR f;
@@ -42,13 +43,13 @@ int main(int argc, char **argv)
     CK_MECHANISM mech = {ec ? CKM_ECDSA : CKM_RSA_PKCS, NULL, 0};
 
     if (n == 0 || t_kw == NULL || t_p11 == NULL || keyward_init() != PSA_SUCCESS) {
-        return 1;
+        goto exit;
     }
     snprintf(keyref, sizeof(keyref), "pkcs11:token=%s;object=%s?module-path=%s&pin-value=%s",
              token, label, module, pin);
     if (keyward_key_open(keyref, &key) != PSA_SUCCESS) {
         fprintf(stderr, "cannot open %s: %s\n", keyref, keyward_last_error());
-        return 1;
+        goto exit;
     }
     /* The direct path: its own session on the same module instance (keyward
      * already initialised it), logged in once, key found once. */
@@ -70,7 +71,7 @@ int main(int argc, char **argv)
     f->C_FindObjectsFinal(s);
     if (found != 1) {
         fprintf(stderr, "direct: key %s not found\n", label);
-        return 1;
+        goto exit;
     }
     memset(hash, 0x5a, sizeof(hash));
     if (!ec) {
@@ -80,14 +81,14 @@ int main(int argc, char **argv)
         double t0 = kw_now_us();
         if (psa_sign_hash(key, alg, hash, 32, sig, sizeof(sig), &sig_len) != PSA_SUCCESS) {
             fprintf(stderr, "keyward sign failed: %s\n", keyward_last_error());
-            return 1;
+            goto exit;
         }
         double t1 = kw_now_us();
         slen = sizeof(sig);
         if (f->C_SignInit(s, &mech, obj) != CKR_OK ||
             f->C_Sign(s, ec ? hash : di, ec ? 32 : di_len, sig, &slen) != CKR_OK) {
             fprintf(stderr, "direct sign failed\n");
-            return 1;
+            goto exit;
         }
         double t2 = kw_now_us();
         if (i >= n / 10) {
@@ -102,7 +103,9 @@ int main(int argc, char **argv)
     f->C_CloseSession(s);
     psa_destroy_key(key);
     mbedtls_psa_crypto_free();
+    ret = 0;
+exit:
     free(t_kw);
     free(t_p11);
-    return 0;
+    return ret;
 }

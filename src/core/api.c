@@ -235,7 +235,10 @@ void keyward_deinit(void)
 const char *keyward_status_name(psa_status_t status)
 {
     switch (status) {
+/* A case label and its return, one line per name. */
+/* clang-format off */
 #define KW_NAME(s) case s: return #s
+        /* clang-format on */
         KW_NAME(PSA_SUCCESS);
         KW_NAME(PSA_ERROR_GENERIC_ERROR);
         KW_NAME(PSA_ERROR_NOT_SUPPORTED);

@@ -6,7 +6,10 @@
 
 /* NIST hash algorithm arc 2.16.840.1.101.3.4.2 (RFC 5754, RFC 8702), plus SHA-1. */
 #define KW_OID_NIST_HASH "\x60\x86\x48\x01\x65\x03\x04\x02"
+/* An initialiser in a macro, kept on one line. */
+/* clang-format off */
 #define KW_OID_ENTRY(alg, oid) {alg, oid, sizeof(oid) - 1}
+/* clang-format on */
 static const struct {
     psa_algorithm_t alg;
     const char *oid;

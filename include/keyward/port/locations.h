@@ -22,10 +22,13 @@
 /* Used by the wrapper hook: PSA hands keyward every location of its block,
  * with or without a backend in this build (keyward then answers
  * PSA_ERROR_NOT_SUPPORTED), so that adding a backend touches no list here. */
+/* Four case labels a row, read as the block of 15 locations. */
+/* clang-format off */
 #define KEYWARD_PSA_LOCATION_CASES                                             \
     case 0x804B01u: case 0x804B02u: case 0x804B03u: case 0x804B04u:            \
     case 0x804B05u: case 0x804B06u: case 0x804B07u: case 0x804B08u:            \
     case 0x804B09u: case 0x804B0Au: case 0x804B0Bu: case 0x804B0Cu:            \
     case 0x804B0Du: case 0x804B0Eu: case 0x804B0Fu:
+/* clang-format on */
 
 #endif

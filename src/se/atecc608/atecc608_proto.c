@@ -111,6 +111,8 @@ psa_status_t keyward_atecc608_to_psa(int rc)
 const char *keyward_atecc608_rc_name(int rc)
 {
     switch (rc) {
+    /* A table, one status a line. */
+    /* clang-format off */
     case 0: return "success";
     case KEYWARD_ATECC608_STATUS_MISCOMPARE: return "miscompare (0x01)";
     case KEYWARD_ATECC608_STATUS_PARSE: return "parse error (0x03)";
@@ -128,5 +130,6 @@ const char *keyward_atecc608_rc_name(int rc)
     case KEYWARD_ATECC608_E_BUS: return "I2C bus failure";
     case KEYWARD_ATECC608_E_ARG: return "bad argument";
     default: return "unknown status";
+        /* clang-format on */
     }
 }
