@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The suite's first and last ctest cases (tests/CMakeLists.txt, fixture kw_suite):
+#   leftovers.sh setup   make the suite's temp dir (every test's TMPDIR) afresh
+#   leftovers.sh check   fail if a test left a file in it, or a process that carries it (the
+#                        suite's TMPDIR in its environment or its path in its command line:
+#                        swtpm, SoftHSM/p11-kit servers, the ATECC608 emulator, openssl
+#                        s_server, gnutls-serv, nginx, ssl_server2, mosquitto...); then remove
+#                        what was left, so one failed run does not fail the next
+set -u
+: "${KW_SUITE_TMPDIR:?}"
+case $KW_SUITE_TMPDIR in
+    /tmp/kw-suite-*) ;;
+    *) echo "leftovers: refusing to work on $KW_SUITE_TMPDIR" >&2; exit 2 ;;
+esac
+. "$(dirname -- "${BASH_SOURCE[0]}")/kwcheck.sh"
+
+if [ "${1:-}" = setup ]; then
+    kw_test_start leftovers.setup
+    rm -rf -- "$KW_SUITE_TMPDIR"
+    check "suite temp dir $KW_SUITE_TMPDIR made" mkdir -m 700 "$KW_SUITE_TMPDIR"
+    kw_test_done
+    exit
+fi
+
+kw_test_start leftovers
+KW_CHECK_LOG=/dev/null
+# Processes of this user (other users' environments are unreadable) that carry the marker;
+# not this script nor its children.
+procs() {
+    local p pid
+    for p in /proc/[0-9]*; do
+        pid=${p#/proc/}
+        [ "$pid" = "$$" ] || [ "$pid" = "${BASHPID:-$$}" ] && continue
+        [ -O "$p" ] || continue
+        if tr '\0' '\n' <"$p/environ" 2>/dev/null | grep -qxF "TMPDIR=$KW_SUITE_TMPDIR" ||
+            tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF "$KW_SUITE_TMPDIR/"; then
+            # The reader's own pipeline (grep/tr children of this shell) is not a leftover.
+            [ "$(awk '{print $4}' "$p/stat" 2>/dev/null)" = "$$" ] && continue
+            printf '%s %s\n' "$pid" "$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null | cut -c1-200)"
+        fi
+    done
+}
+left=$(procs)
+if [ -z "$left" ]; then
+    ok "no process left by the suite"
+else
+    bad "processes left by the suite:"
+    printf '%s\n' "$left" | sed 's/^/#    /'
+    # Ours (they carry this build's marker): stop them so the next run starts clean.
+    printf '%s\n' "$left" | while read -r pid _; do kill "$pid" 2>/dev/null; done
+fi
+if [ ! -d "$KW_SUITE_TMPDIR" ]; then
+    bad "the suite temp dir $KW_SUITE_TMPDIR is gone (a test removed it, or setup did not run)"
+else
+    files=$(cd "$KW_SUITE_TMPDIR" && find . -mindepth 1 -maxdepth 3 | sort | head -n 50)
+    if [ -z "$files" ]; then
+        ok "no file left in $KW_SUITE_TMPDIR"
+    else
+        bad "files left in $KW_SUITE_TMPDIR:"
+        printf '%s\n' "$files" | sed 's/^/#    /'
+    fi
+    rm -rf -- "$KW_SUITE_TMPDIR"
+fi
+kw_test_done
