@@ -22,7 +22,7 @@
 #include "kwcheck.h"
 
 /* One counted check; a failure names keyward's last error (kw_check_detail). */
-#define expect(cond, what) CHECK_MSG(cond, "%s", what)
+#define expect(cond, what) CHECK_TEXT(cond, what)
 
 static int sign_once(psa_key_id_t key)
 {

@@ -8,6 +8,7 @@
  *                               the rest of the test cannot go on without)
  *   CHECK_MSG(cond, fmt, ...)   count a check; print "FAIL <message>" on failure (and
  *                               "ok   <message>" on success when kw_check_verbose is set)
+ *   CHECK_TEXT(cond, text)      CHECK_MSG with a plain text (no format)
  *   CHECK_STATUS_MSG(got, want, fmt, ...)
  *                               CHECK_MSG for a psa_status_t; names both statuses on failure
  *                               through kw_check_status_name when the test sets it
@@ -118,6 +119,8 @@ __attribute__((constructor)) static void kw_check_register(void)
             }                                                                                \
         }                                                                                    \
     } while (0)
+
+#define CHECK_TEXT(cond, text) CHECK_MSG(cond, "%s", text)
 
 #define CHECK_STATUS_MSG(got, want, ...)                                                     \
     do {                                                                                     \

@@ -24,20 +24,23 @@ fi
 
 kw_test_start leftovers
 KW_CHECK_LOG=/dev/null
-# Processes of this user (other users' environments are unreadable) that carry the marker;
-# not this script nor its children.
+# Processes of this user (other users' environments are unreadable) that carry the marker:
+# TMPDIR=<suite dir> in the environment, or a path under it in the command line.  One grep
+# over /proc each; the patterns come from a file, so grep's own command line does not match.
 procs() {
-    local p pid
-    for p in /proc/[0-9]*; do
-        pid=${p#/proc/}
-        [ "$pid" = "$$" ] || [ "$pid" = "${BASHPID:-$$}" ] && continue
-        [ -O "$p" ] || continue
-        if tr '\0' '\n' <"$p/environ" 2>/dev/null | grep -qxF "TMPDIR=$KW_SUITE_TMPDIR" ||
-            tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF "$KW_SUITE_TMPDIR/"; then
-            # The reader's own pipeline (grep/tr children of this shell) is not a leftover.
-            [ "$(awk '{print $4}' "$p/stat" 2>/dev/null)" = "$$" ] && continue
-            printf '%s %s\n' "$pid" "$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null | cut -c1-200)"
-        fi
+    local pat pids pid
+    pat=$(mktemp) || return 0
+    printf 'TMPDIR=%s\n' "$KW_SUITE_TMPDIR" >"$pat.env"
+    printf '%s/\n' "$KW_SUITE_TMPDIR" >"$pat"
+    pids=$( {
+        grep -lzxFf "$pat.env" /proc/[0-9]*/environ 2>/dev/null
+        grep -lzFf "$pat" /proc/[0-9]*/cmdline 2>/dev/null
+    } | sed -n 's#^/proc/\([0-9]*\)/.*#\1#p' | sort -un)
+    rm -f -- "$pat" "$pat.env"
+    for pid in $pids; do
+        [ "$pid" = "$$" ] && continue
+        [ -r "/proc/$pid/cmdline" ] || continue
+        printf '%s %s\n' "$pid" "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-200)"
     done
 }
 left=$(procs)
