@@ -13,6 +13,8 @@ case $KW_SUITE_TMPDIR in
     *) echo "leftovers: refusing to work on $KW_SUITE_TMPDIR" >&2; exit 2 ;;
 esac
 . "$(dirname -- "${BASH_SOURCE[0]}")/kwcheck.sh"
+# shellcheck disable=SC2034 # read by check (kwcheck.sh): no log file in /tmp
+KW_CHECK_LOG=/dev/null
 
 if [ "${1:-}" = setup ]; then
     kw_test_start leftovers.setup
@@ -23,7 +25,6 @@ if [ "${1:-}" = setup ]; then
 fi
 
 kw_test_start leftovers
-KW_CHECK_LOG=/dev/null
 # Processes of this user (other users' environments are unreadable) that carry the marker:
 # TMPDIR=<suite dir> in the environment, or a path under it in the command line.  One grep
 # over /proc each; the patterns come from a file, so grep's own command line does not match.
