@@ -2,7 +2,7 @@
 #   atecc608_handshake  per-handshake wakes/commands/bus bytes, from the emulator's counters
 #   bench/footprint.sh  Cortex-M4 footprint (run by the target atecc608_footprint)
 add_executable(atecc608_handshake ${CMAKE_CURRENT_LIST_DIR}/atecc608_handshake.c
-               ${PROJECT_SOURCE_DIR}/tests/atecc608/emu_helper.c
+               ${PROJECT_SOURCE_DIR}/tests/support/emu_helper.c
                ${PROJECT_SOURCE_DIR}/tools/atecc608_tool.c)
 target_include_directories(atecc608_handshake PRIVATE ${PROJECT_SOURCE_DIR}/src
                            ${PROJECT_SOURCE_DIR}/tools)

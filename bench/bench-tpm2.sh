@@ -5,8 +5,8 @@
 #                   TLS 1.2 and 1.3, EC P-256 and RSA-2048
 # Environment: KW_BENCH_N (signatures, default 2000), KW_BENCH_HS_N (handshakes, default 50).
 set -u
-HERE=$(cd -- "${KW_SOURCE_DIR:?}/tests/tpm2" && pwd)
-. "$HERE/common.sh"
+HERE=$(cd -- "${KW_SOURCE_DIR:?}/tests/support" && pwd)
+. "$HERE/swtpm.sh"
 command -v swtpm >/dev/null || { echo "FAIL: a required tool is missing (run scripts/install-deps.sh)"; exit 1; }
 kw_tpm_init tpm2_bench
 N=${KW_BENCH_N:-2000}

@@ -5,7 +5,7 @@
  * The emulator models a chip, not keyward: it links a plain crypto library
  * compiled from the pristine Mbed TLS tree with this file, so no keyward
  * driver, builtin key or PKCS#11/TPM library can reach it
- * (tests/atecc608/emu_independent.sh checks the binary).  It holds only
+ * (src/se/atecc608/tests/emu_independent.sh checks the binary).  It holds only
  * what the chip model computes: P-256 keys (generate, import, export),
  * ECDSA signatures, SHA-256 and random numbers.
  */

@@ -3,7 +3,7 @@
  * datasheet facts (../shared/atecc608-facts.md in the project notes) and
  * kept apart from the host driver on purpose: where the two agree they
  * must agree because both follow the chip, not because they share code.
- * Known-answer vectors: tests/atecc608/test_emu_wire.c.
+ * Known-answer vectors: src/se/atecc608/tests/test_emu_wire.c.
  *
  *   I2C write:  word address | packet
  *   command packet: count | opcode | param1 | param2 (LE) | data | CRC (LE)

@@ -13,7 +13,7 @@ mbedtls_version() {
 }
 src=$(cd "$(dirname "$0")/.." && pwd)
 . "$src/tests/tls/lib.sh"
-. "$src/tests/pkcs11/softhsm_env.sh"
+. "$src/tests/support/softhsm_env.sh"
 kw_tmpdir T
 kw_softhsm_setup "$T/hsm" >/dev/null
 tool=$build/tools/keyward-tool

@@ -7,7 +7,7 @@ set -eu
 build=$(cd "${1:-build}" && pwd)
 src=$(cd "$(dirname "$0")/.." && pwd)
 . "$src/tests/tls/lib.sh"
-. "$src/tests/pkcs11/softhsm_env.sh"
+. "$src/tests/support/softhsm_env.sh"
 export KW_SSL_SERVER2=$build/mbedtls/programs/ssl/ssl_server2
 tool=$build/tools/keyward-tool
 client=$build/tools/keyward-client

@@ -7,7 +7,7 @@
 
 #include "keyward/keyward.h"
 #include "keyward/port/locations.h"
-#include "kwtest.h"
+#include "kwcheck.h"
 #include "psa/crypto_extra.h"
 
 #define STANDIN_LOCATION ((psa_key_location_t)0x7fff42u) /* vendor range */

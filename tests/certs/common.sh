@@ -1,8 +1,7 @@
 # shellcheck shell=bash
 # tests/certs/common.sh - helpers for the certificate-in-the-SE tests.
 #
-#   ok MSG / bad MSG           count a result
-#   expect_fail NAME WANT CMD...  ok if CMD exits non-zero and its stderr matches the ERE WANT
+#   (ok, bad, expect_fail: tests/support/kwcheck.sh)
 #   tls_case NAME CA PORT VER CN CERTREF KEYREF [--chain FILE]
 #                              keyward-client against the nginx of CA: exit 0, TLS VER
 #                              negotiated, and nginx saw the client certificate CN
@@ -14,25 +13,6 @@
 # shellcheck source=../tls/lib.sh
 . "${KW_SOURCE_DIR:?}/tests/tls/lib.sh"
 : "${KW_CLIENT:?}" "${KW_TOOL:?}"
-
-PASS=0
-FAILS=0
-ok() { printf 'ok   %s\n' "$*"; PASS=$((PASS + 1)); }
-bad() { printf 'FAIL %s\n' "$*"; FAILS=$((FAILS + 1)); }
-
-expect_fail() {
-    local name=$1 want=$2 rc=0
-    shift 2
-    "$@" >"$T/last.out" 2>"$T/last.err" || rc=$?
-    if [ "$rc" -eq 0 ]; then
-        bad "$name: exit 0"
-    elif ! grep -Eq -- "$want" "$T/last.err"; then
-        bad "$name: exit $rc but the message does not say /$want/:"
-        sed 's/^/#    /' "$T/last.err"
-    else
-        ok "$name (exit $rc: $(tail -n 1 "$T/last.err"))"
-    fi
-}
 
 tls_case() {
     local name=$1 ca=$2 port=$3 ver=$4 cn=$5 cert=$6 key=$7 rc=0
@@ -62,6 +42,5 @@ issue_big() {
 }
 
 certs_done() {
-    printf '%s: %d passed, %d failed\n' "$1" "$PASS" "$FAILS"
-    [ "$FAILS" -eq 0 ] && [ "$PASS" -gt 0 ]
+    kw_test_done "$1"
 }

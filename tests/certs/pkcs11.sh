@@ -8,7 +8,8 @@
 set -u
 HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/common.sh"
-. "$KW_SOURCE_DIR/tests/pkcs11/softhsm_env.sh"
+. "$KW_SOURCE_DIR/tests/support/softhsm_env.sh"
+kw_test_start certs_pkcs11
 kw_tmpdir T || exit 1
 kw_softhsm_setup "$T/hsm" p256:EC:prime256v1 rsa2048:rsa:2048 || exit 1
 CA=$T/ca

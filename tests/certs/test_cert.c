@@ -19,16 +19,10 @@
 #include "keyward/cert.h"
 #include "keyward/keyward.h"
 
-static int fails;
+#include "kwcheck.h"
 
-static void expect(int cond, const char *what)
-{
-    printf("%s %s\n", cond ? "ok  " : "FAIL", what);
-    if (!cond) {
-        printf("     last error: %s\n", keyward_last_error());
-        fails++;
-    }
-}
+/* One counted check; a failure names keyward's last error (kw_check_detail). */
+#define expect(cond, what) CHECK_TEXT(cond, what)
 
 static int sign_once(psa_key_id_t key)
 {
@@ -61,6 +55,8 @@ int main(int argc, char **argv)
     psa_key_id_t key = 0;
     char ref[1024];
 
+    kw_check_verbose = 1;
+    kw_check_detail = keyward_last_error;
     if (argc != 4) {
         fprintf(stderr, "usage: test_cert KEYREF CERTREF CERTFILE\n");
         return 2;
@@ -102,6 +98,5 @@ int main(int argc, char **argv)
     mbedtls_x509_crt_free(&file);
     mbedtls_x509_crt_free(&chain);
     mbedtls_psa_crypto_free();
-    printf("test_cert: %d failed\n", fails);
-    return fails == 0 ? 0 : 1;
+    return kw_test_end("test_cert");
 }

@@ -10,8 +10,8 @@
 #    existing index without --force, writing into TCG's 0x01C0xxxx range: each a clear error.
 set -u
 HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=../tpm2/common.sh
-. "$KW_SOURCE_DIR/tests/tpm2/common.sh"
+# shellcheck source=../support/swtpm.sh
+. "$KW_SOURCE_DIR/tests/support/swtpm.sh"
 . "$HERE/common.sh"
 command -v swtpm >/dev/null && command -v tpm2_nvdefine >/dev/null ||
     { echo "FAIL: swtpm or tpm2-tools missing (scripts/install-deps.sh)"; exit 1; }
@@ -50,7 +50,7 @@ tcti=$TPM2TOOLS_TCTI
 if (unset TPM2TOOLS_TCTI TPM2OPENSSL_TCTI
     tls_case "tpm2:nv=...;tcti=... without TPM2TOOLS_TCTI" "$CA" "$port" 1.3 kw-nv-tools \
         "tpm2:nv=0x01000010;tcti=$tcti" "tpm2:file=$T/ec.pem;tcti=$tcti"
-    [ "$FAILS" -eq 0 ]); then
+    [ "$KW_FAIL" -eq 0 ]); then
     ok "tcti= in the certificate reference"
 else
     bad "tcti= in the certificate reference"

@@ -6,10 +6,9 @@
 # line this build uses (3.6: library/ files; 4.x: TF-PSA-Crypto templates).
 set -u
 : "${KW_SOURCE_DIR:?}" "${KW_MBEDTLS_PRISTINE:?}"
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-ok() { echo "ok   $1"; pass=$((pass+1)); }
-bad() { echo "FAIL $1"; fail=$((fail+1)); }
+. "${KW_SOURCE_DIR:?}/tests/support/kwcheck.sh"
+kw_test_start hook.configure_refuses
+kw_tmpdir tmp || exit 1
 
 # configure TREE -> rc in $rc, the error text (between "CMake Error" and
 # "Call Stack") in $msg; the build dir is left in $tmp/b
@@ -73,5 +72,4 @@ fi
 sed -i 's/psa_driver_wrapper_sign_hash(/psa_driver_wrapper_sign_hash_renamed(/' "$target"
 configure "$t"; expect "$line tree lacking an anchor refused" "keyward hook:" "psa_driver_wrapper_sign_hash(" "NOT hooked"
 
-echo "configure: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+kw_test_done hook.configure_refuses

@@ -8,10 +8,9 @@
 set -u
 : "${KW_SOURCE_DIR:?}" "${KW_MBEDTLS_PRISTINE:?}" "${KW_BUILD_DIR:?}"
 hook="$KW_SOURCE_DIR/mbedtls/hook_driver_wrappers.py"
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-ok() { echo "ok   $1"; pass=$((pass+1)); }
-bad() { echo "FAIL $1"; fail=$((fail+1)); }
+. "${KW_SOURCE_DIR:?}/tests/support/kwcheck.sh"
+kw_test_start hook.driver_wrappers
+kw_tmpdir tmp || exit 1
 
 if [ -f "$KW_MBEDTLS_PRISTINE/library/psa_crypto_driver_wrappers.h" ]; then
     line=3.6; dir=library; sfx=""
@@ -106,5 +105,4 @@ if [ $line = 4.x ]; then
     && ok "generated output lacking a case is refused, naming it" || bad "verify lost case: rc=$rc $err"
 fi
 
-echo "hook ($line): $pass passed, $fail failed"
-[ $fail -eq 0 ]
+kw_test_done hook.driver_wrappers

@@ -6,11 +6,9 @@
 #    and a missing certificate, before any connection (exit 1, the step named).
 set -u
 . "$KW_SOURCE_DIR/tests/tls/lib.sh"
-. "$KW_SOURCE_DIR/tests/pkcs11/softhsm_env.sh"
-PASS=0 FAIL=0
-ok() { echo "ok   $*"; PASS=$((PASS + 1)); }
-bad() { echo "FAIL $*"; FAIL=$((FAIL + 1)); }
+. "$KW_SOURCE_DIR/tests/support/softhsm_env.sh"
 
+kw_test_start identity.pkcs11
 kw_tmpdir T || exit 1
 kw_softhsm_setup "$T/hsm" p256:EC:prime256v1 other:EC:prime256v1 || exit 1
 kw_make_ca "$T" || exit 1
@@ -63,5 +61,4 @@ if [ $rc = 1 ] && [[ $out == "TLS identity: "*"not the key's public key"* ]]; th
 else
     bad "example, another key (exit $rc): $out"
 fi
-echo "identity: $PASS passed, $FAIL failed"
-[ "$FAIL" = 0 ]
+kw_test_done identity.pkcs11

@@ -10,11 +10,9 @@
 #  - both https_get builds do mutual TLS 1.2 and 1.3 with a SoftHSM2 key against nginx.
 set -u
 . "$KW_SOURCE_DIR/tests/tls/lib.sh"
-. "$KW_SOURCE_DIR/tests/pkcs11/softhsm_env.sh"
-PASS=0 FAIL=0
-ok() { echo "ok   $*"; PASS=$((PASS + 1)); }
-bad() { echo "FAIL $*"; FAIL=$((FAIL + 1)); }
+. "$KW_SOURCE_DIR/tests/support/softhsm_env.sh"
 
+kw_test_start install.consumer
 kw_tmpdir T || exit 1
 P=$T/prefix
 if cmake --install "$KW_BUILD_DIR" --prefix "$P" >"$T/install.log" 2>&1; then
@@ -83,5 +81,4 @@ for b in b-cmake b-pc; do
         kw_stop_server nginx "$T"
     done
 done
-echo "install: $PASS passed, $FAIL failed"
-[ "$FAIL" = 0 ]
+kw_test_done install.consumer

@@ -10,14 +10,12 @@
 # whose certificate is not its key's is refused before connecting.
 set -u
 . "$KW_SOURCE_DIR/tests/tls/lib.sh"
-. "$KW_SOURCE_DIR/tests/pkcs11/softhsm_env.sh"
-PASS=0 FAIL=0
-ok() { echo "ok   $*"; PASS=$((PASS + 1)); }
-bad() { echo "FAIL $*"; FAIL=$((FAIL + 1)); }
+. "$KW_SOURCE_DIR/tests/support/softhsm_env.sh"
 for t in mosquitto mosquitto_sub; do
     command -v "$t" >/dev/null || { echo "FAIL $t is not installed (scripts/install-deps.sh)"; exit 1; }
 done
 
+kw_test_start install.mqtt_publish
 kw_tmpdir T || exit 1
 P=$T/prefix
 cmake --install "$KW_BUILD_DIR" --prefix "$P" >"$T/install.log" 2>&1 ||
@@ -31,7 +29,7 @@ fi
 PUB=$T/b/mqtt-publish
 KW_TOOL=$P/bin/keyward-tool
 KW_EMU=$P/bin/keyward-atecc608-emu
-. "$KW_SOURCE_DIR/tests/atecc608/emu.sh"
+. "$KW_SOURCE_DIR/tests/support/emu.sh"
 
 kw_make_ca "$T" || exit 1
 # The subscriber: a software key and certificate.
@@ -119,5 +117,4 @@ elif [[ $out == *"device identity: the certificate's public key is not the key's
 else
     bad "another key: $out"
 fi
-echo "mqtt: $PASS passed, $FAIL failed"
-[ "$FAIL" = 0 ]
+kw_test_done install.mqtt_publish

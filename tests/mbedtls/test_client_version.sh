@@ -4,8 +4,9 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tls/lib.sh"
-. "$here/../pkcs11/softhsm_env.sh"
+. "$here/../support/softhsm_env.sh"
 : "${KW_CLIENT:?}" "${KW_TOOL:?}" "${KW_MBEDTLS_VERSION:?}"
+kw_test_start mbedtls.client_version
 kw_tmpdir T || exit 1
 kw_softhsm_setup "$T/hsm" p256:EC:prime256v1 || exit 1
 kw_make_ca "$T/ca" || exit 1
@@ -19,6 +20,7 @@ line=$(sed -n 's/^\* built with //p' "$T/err")
 want="Mbed TLS $KW_MBEDTLS_VERSION"
 case "$KW_MBEDTLS_VERSION" in 4.*) want="$want (TF-PSA-Crypto 1." ;; esac
 case "$line" in
-    "$want"*) echo "ok   keyward-client -v: built with $line" ;;
-    *) echo "FAIL keyward-client -v said '$line', expected '$want...'"; exit 1 ;;
+    "$want"*) ok "keyward-client -v: built with $line" ;;
+    *) bad "keyward-client -v said '$line', expected '$want...'" ;;
 esac
+kw_test_done

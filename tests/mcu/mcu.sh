@@ -20,12 +20,13 @@
 # KW_MBEDTLS_VERSION (the host build's Mbed TLS: the image must run the same).
 set -u
 . "$KW_SOURCE_DIR/tests/tls/lib.sh"
-. "$KW_SOURCE_DIR/tests/atecc608/emu.sh"
+. "$KW_SOURCE_DIR/tests/support/emu.sh"
 
 SUBJ="CN=keyward mcu device,O=keyward"
 FW_TIMEOUT=${KW_FW_TIMEOUT:-90}
 CASE=${1:?mcu.sh CASE}
 
+kw_test_start "mcu_$CASE"
 kw_tmpdir T || exit 1
 
 # fw_boot NETSPEC : boots the firmware in $T (its files fw-ca.pem,
@@ -54,10 +55,10 @@ expect_fail() {
     local code=$1 pattern=$2
     if [ "$FW_RC" = "$code" ] && grep -q -- "$pattern" "$T/fw.out" &&
         grep -q "^fw: exit $code\$" "$T/fw.out"; then
-        echo "ok   $CASE: exit $FW_RC in ${FW_SECS}s: $(grep -m1 -- "$pattern" "$T/fw.out")"
+        ok "$CASE: exit $FW_RC in ${FW_SECS}s: $(grep -m1 -- "$pattern" "$T/fw.out")"
         return 0
     fi
-    echo "FAIL $CASE: expected exit $code and '$pattern', got exit $FW_RC after ${FW_SECS}s"
+    bad "$CASE: expected exit $code and '$pattern', got exit $FW_RC after ${FW_SECS}s"
     show
     return 1
 }
@@ -70,16 +71,16 @@ fired() {
     local n
     n=$(emu_stat "$1")
     if [ "${n:-0}" -gt 0 ]; then
-        echo "ok   emulator: $1=$n"
+        ok "emulator: $1=$n"
         return 0
     fi
-    echo "FAIL $CASE: the emulator's $1 is ${n:-unset}: the failure never happened"
+    bad "$CASE: the emulator's $1 is ${n:-unset}: the failure never happened"
     return 1
 }
 
 provisioned_chip() {
     emu_start "$T" --time-scale 1 || exit 1
-    emu_provision "$SUBJ" "$T" || { echo "FAIL provisioning"; cat "$T/provision.log"; exit 1; }
+    emu_provision "$SUBJ" "$T" || { bad "provisioning"; cat "$T/provision.log"; exit 1; }
     kw_make_ca "$T" || exit 1
     kw_issue_cert_csr "$T" "$T/csr.pem" "$T/client.pem" || exit 1
     cp "$T/ca.pem" "$T/fw-ca.pem" && cp "$T/client.pem" "$T/fw-client.pem" || exit 1
@@ -106,13 +107,13 @@ tls() {
         grep -q "^fw: keyward firmware on .*, Mbed TLS ${KW_MBEDTLS_VERSION:?}\( \|\$\)" "$T/fw.out" &&
         kw_server_saw_subject "$kind" "$T" "$SUBJ" "$T/body" &&
         [ "$signs1" -ge $((signs0 + 2)) ] && [ "$rnd1" -gt "$rnd0" ]; then
-        echo "ok   $CASE $kind TLS $ver in ${FW_SECS}s: $(sed -n 's/^fw: handshake ok: //p' "$T/fw.out");" \
+        ok "$CASE $kind TLS $ver in ${FW_SECS}s: $(sed -n 's/^fw: handshake ok: //p' "$T/fw.out");" \
              "chip Sign $((signs1 - signs0)), Random $((rnd1 - rnd0))"
         grep -E "^fw: (heap|stack)" "$T/fw.out" | sed 's/^/     /'
         kw_stop_server "$kind" "$T"
         return 0
     fi
-    echo "FAIL $CASE $kind TLS $ver: exit $FW_RC after ${FW_SECS}s; chip Sign $signs0 -> $signs1," \
+    bad "$CASE $kind TLS $ver: exit $FW_RC after ${FW_SECS}s; chip Sign $signs0 -> $signs1," \
          "Random $rnd0 -> $rnd1"
     show
     sed 's/^/#    server: /' "$(kw_server_log "$kind" "$T")" | tail -20
@@ -134,7 +135,7 @@ watchdog-once)
     tls openssl 1.3 || exit 1
     w1=$(emu_stat watchdog_expiries)
     [ "$w1" -gt "$w0" ] || { echo "FAIL: the watchdog fault did not fire ($w0 -> $w1)"; exit 1; }
-    echo "ok   the firmware recovered from $((w1 - w0)) watchdog expiry"
+    ok "the firmware recovered from $((w1 - w0)) watchdog expiry"
     ;;
 expired)
     # Same CA, a server certificate valid only in January 2020 (openssl ca
@@ -193,7 +194,7 @@ while c.recv(4096):
 PY
     SILENT_PID=$!
     kw_on_exit "kill $SILENT_PID 2>/dev/null; wait $SILENT_PID 2>/dev/null"
-    for ((i = 0; i < 100; i++)); do [ -S "$EMU_SOCK" ] && break; sleep 0.05; done
+    kw_wait_for_file "$EMU_SOCK" 5
     fw_boot null
     expect_fail 3 "chip: bus error"
     ;;
@@ -229,3 +230,4 @@ watchdog)
     exit 2
     ;;
 esac
+kw_test_done

@@ -6,8 +6,8 @@
 # that the scan covers the paths it claims to cover.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../tpm2/common.sh"             # tests/tls/lib.sh, swtpm helpers, ok/bad
-. "$here/../pkcs11/softhsm_env.sh"
+. "$here/../support/swtpm.sh"             # tests/tls/lib.sh, swtpm helpers, ok/bad
+. "$here/../support/softhsm_env.sh"
 : "${KW_CLIENT:?}" "${KW_TOOL:?}"
 kw_tpm_init secrets.no_leak
 cd "$T" || exit 1                       # PSA storage, if any, lands here

@@ -6,7 +6,8 @@
 Listens on 127.0.0.1, a free port chosen by the kernel, written to FILE once
 the server is ready (the test waits for that file, not for a time).  Serves
 connections one after another until killed.  CA_DIR holds kw_make_ca's
-server.pem / server.key (and ca.pem).
+server.pem / server.key (and ca.pem).  Its sleeps are its misbehaviour (a
+slow or silent peer), the behaviour under test, not a synchronisation.
 
 Modes:
   http          answer a GET with --status, --body, --length (Content-Length

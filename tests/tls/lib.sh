@@ -5,9 +5,7 @@
 #     . "$(dirname "$0")/lib.sh"
 #
 # Functions (all return non-zero and print a "kw: ..." message on stderr on error):
-#   kw_tmpdir [VAR]                 create a temp dir, store its path in VAR (default KW_TMPDIR),
-#                                   install the cleanup trap (EXIT INT TERM)
-#   kw_on_exit CMD...               register an extra cleanup command (run by the same trap)
+#   (kw_tmpdir, kw_on_exit, the checks and the waits come from tests/support/kwcheck.sh)
 #   kw_free_port                    print a free TCP port (20000-32699, below the ephemeral range)
 #   kw_make_ca DIR                  DIR/ca.{pem,key}, DIR/server.{pem,key} (EC P-256, CN=localhost)
 #   kw_issue_cert DIR PUB SUBJ OUT  client cert for a public key held elsewhere (-force_pubkey)
@@ -40,17 +38,15 @@ if [ -n "${KW_TLS_LIB_LOADED:-}" ]; then
 fi
 KW_TLS_LIB_LOADED=1
 
-KW_TMPDIRS=()        # dirs removed by the cleanup trap
+# The check library: counting, the cleanup trap (kw_on_exit, kw_tmpdir), waits.
+# shellcheck source=../support/kwcheck.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/../support/kwcheck.sh"
+KW_CLEANUP_FIRST+=("kw_stop_servers")
+
 KW_SERVER_PIDS=()    # pids of servers started by kw_start_server
 KW_SERVER_DIRS=()    # matching DIR/srv-KIND directories
-KW_EXIT_CMDS=()      # extra cleanup commands (kw_on_exit)
-KW_CLEANUP_DONE=""
-KW_TRAP_INSTALLED=""
-declare -gA KW_PREV_TRAP=()
 KW_SERVER_STARTS=()  # /proc start times of those pids (guards against pid reuse)
 KW_SERVER_DOGS=()    # watchdog subshells: kill the server if this shell dies without cleanup
-
-_kw_err() { printf 'kw: %s\n' "$*" >&2; }
 
 _kw_need() {
     local c
@@ -59,94 +55,7 @@ _kw_need() {
     done
 }
 
-_kw_not_in_subshell() {
-    if [ "${BASH_SUBSHELL:-0}" -gt 0 ]; then
-        _kw_err "$1 must be called in the test's main shell, not in \$(...) or ( ... )"
-        return 1
-    fi
-}
-
-# ---------------------------------------------------------------- cleanup / trap
-
-_kw_cleanup() {
-    # Idempotent: EXIT runs after INT/TERM too.
-    [ -n "$KW_CLEANUP_DONE" ] && return 0
-    KW_CLEANUP_DONE=1
-    local i
-    kw_stop_servers || true
-    for ((i = ${#KW_EXIT_CMDS[@]} - 1; i >= 0; i--)); do
-        eval "${KW_EXIT_CMDS[$i]}" || true
-    done
-    for i in "${KW_TMPDIRS[@]}"; do
-        [ -n "$i" ] && [ -d "$i" ] && rm -rf -- "$i"
-    done
-    return 0
-}
-
-_kw_trap_handler() {
-    local sig=$1 rc=$2
-    _kw_cleanup
-    # Run whatever trap the script had installed before us.
-    if [ -n "${KW_PREV_TRAP[$sig]:-}" ]; then
-        eval "${KW_PREV_TRAP[$sig]}"
-    fi
-    case $sig in
-        INT) trap - INT; exit 130 ;;
-        TERM) trap - TERM; exit 143 ;;
-        EXIT) return "$rc" ;;
-    esac
-}
-
-# Install the trap once; keep (and chain to) any trap the caller had set before.
-_kw_install_trap() {
-    [ -n "$KW_TRAP_INSTALLED" ] && return 0
-    local sig prev
-    for sig in EXIT INT TERM; do
-        prev=$(trap -p "$sig")
-        # trap -p prints: trap -- 'CMD' SIG ; extract CMD
-        if [ -n "$prev" ]; then
-            prev=${prev#trap -- }
-            prev=${prev% *}          # drop the signal name (EXIT, SIGINT, SIGTERM)
-            eval "prev=$prev"
-            KW_PREV_TRAP[$sig]=$prev
-        fi
-        # shellcheck disable=SC2064
-        trap "_kw_trap_handler $sig \$?" "$sig"
-    done
-    KW_TRAP_INSTALLED=1
-}
-
-# kw_on_exit CMD... : run CMD (eval'd) at cleanup, after the servers are stopped and before the
-# temp dirs are removed. Commands run in reverse order of registration.
-kw_on_exit() {
-    _kw_not_in_subshell kw_on_exit || return 1
-    _kw_install_trap
-    KW_EXIT_CMDS+=("$*")
-}
-
-# kw_tmpdir [VAR] : mktemp -d; path stored in VAR (default KW_TMPDIR). May be called several
-# times; every directory is removed by the trap.
-kw_tmpdir() {
-    local _kw_var=${1:-KW_TMPDIR} _kw_dir
-    _kw_not_in_subshell kw_tmpdir || return 1
-    _kw_dir=$(mktemp -d "${TMPDIR:-/tmp}/keyward-tls.XXXXXX") ||
-        { _kw_err "mktemp -d failed"; return 1; }
-    KW_TMPDIRS+=("$_kw_dir")
-    _kw_install_trap
-    printf -v "$_kw_var" '%s' "$_kw_dir"
-}
-
 # ---------------------------------------------------------------- ports
-
-_kw_port_listening() {
-    # true if something listens on TCP PORT (any address)
-    local port=$1
-    if command -v ss >/dev/null 2>&1; then
-        [ -n "$(ss -Hltn "sport = :$port" 2>/dev/null)" ]
-    else
-        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
-    fi
-}
 
 _kw_port_bindable() {
     # true if PORT can be bound on 0.0.0.0 and [::] (gnutls-serv binds both); falls back to

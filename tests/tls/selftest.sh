@@ -18,7 +18,7 @@
 #
 # Environment: KW_SSL_SERVER2 (required for the mbedtls kind), KW_SSL_CLIENT2 (optional),
 #              KW_SELFTEST_KINDS (default "openssl gnutls nginx mbedtls"), KW_VERBOSE=1.
-# Output: one "ok ..." / "FAIL ..." line per case, then "N passed, M failed". Exit 1 on failure.
+# Output: one "ok ..." / "FAIL ..." line per case, then the count (tests/support/kwcheck.sh).
 
 set -u
 
@@ -28,14 +28,11 @@ HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 
 KINDS=${KW_SELFTEST_KINDS:-"openssl gnutls nginx mbedtls"}
 SUBJ="/CN=keyward selftest client/O=keyward"
-PASS=0
-FAILS=0
 ALL_PIDS=()
 
-ok() { printf 'ok   %s\n' "$*"; PASS=$((PASS + 1)); }
-bad() { printf 'FAIL %s\n' "$*"; FAILS=$((FAILS + 1)); }
 note() { sed 's/^/#    /' ; }
 
+kw_test_start tls.harness_selftest
 kw_tmpdir T || exit 1
 
 # client_openssl OUTPREFIX PORT CAFILE TLSVER(""|1.2|1.3) [CERT KEY]
@@ -211,6 +208,15 @@ run_kind() {
     kw_stop_server "$kind" "$d"
 }
 
+# _none_alive PIDFILE : no pid listed in PIDFILE is alive
+_none_alive() {
+    local p
+    for p in $(cat "$1" 2>/dev/null); do
+        _kw_alive "$p" && return 1
+    done
+    return 0
+}
+
 harness() {
     local d="$T/harness" port rc out
     mkdir -p "$d"
@@ -256,14 +262,15 @@ echo "\${KW_SERVER_PIDS[*]} \${KW_SERVER_DOGS[*]}" > "$out.pids"
 echo "\$D" > "$out.dir"
 case $mode in
     fail) false ;;
-    term) kill -TERM \$\$; sleep 10 ;;
+    term) kill -TERM \$\$; sleep 10 ;;  # (the trap ends it first: the sleep is never waited out)
     kill) kill -KILL \$\$ ;;
 esac
 exit 0
 EOF
         rc=0
         (bash "$out.sh" >"$out.log" 2>&1; exit $?) 2>/dev/null || rc=$?
-        [ "$mode" = kill ] && sleep 2.5   # the watchdog polls once a second
+        # SIGKILL runs no trap: the watchdogs (they poll once a second) stop the servers.
+        [ "$mode" = kill ] && kw_wait_until 5 _none_alive "$out.pids"
         local left="" p
         for p in $(cat "$out.pids" 2>/dev/null); do
             _kw_alive "$p" && left+=" $p"
@@ -305,5 +312,4 @@ else
     bad "servers still running:${left:- (none started)}"
 fi
 
-printf '%s passed, %s failed\n' "$PASS" "$FAILS"
-[ "$FAILS" -eq 0 ]
+kw_test_done

@@ -11,6 +11,7 @@ only=${1:-}
 py=/usr/bin/python3
 [ -x "$py" ] || py=$(command -v python3)
 
+kw_test_start tls.client_errors
 kw_tmpdir T || exit 1
 kw_make_ca "$T/ca" || exit 1
 kw_make_ca "$T/other" || exit 1
@@ -21,9 +22,6 @@ kw_issue_cert "$T/ca" "$T/k.pub" "/CN=kw-client/O=keyward tests" "$T/k.crt" || e
 mkdir "$T/adir"
 printf 'not a certificate\n' > "$T/garbage.pem"
 
-pass=0; fail=0
-ok() { echo "ok   $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL $*"; fail=$((fail + 1)); }
 want() { [ -z "$only" ] || [[ $1 =~ $only ]]; }
 
 SRV_PID=""
@@ -152,10 +150,7 @@ if want signal; then
             > "$T/out" 2> "$T/err" &
         cpid=$!
         # wait until the client is connected (its socket shows up), then signal it
-        for ((i = 0; i < 200; i++)); do
-            ss -Htn "dport = :$PORT" 2>/dev/null | grep -q ESTAB && break
-            sleep 0.05
-        done
+        kw_wait_for_connection "$PORT" 10
         kill -s "$sig" "$cpid"
         wait "$cpid"; rc=$?
         want_rc=143; [ $sig = INT ] && want_rc=130
@@ -168,10 +163,7 @@ if want signal; then
     # started with SIGINT ignored (nohup, a background job): it stays ignored, SIGTERM still works
     env --ignore-signal=INT "$KW_CLIENT" "${client_args[@]}" "tls://127.0.0.1:$PORT" > "$T/out" 2> "$T/err" &
     cpid=$!
-    for ((i = 0; i < 200; i++)); do
-        ss -Htn "dport = :$PORT" 2>/dev/null | grep -q ESTAB && break
-        sleep 0.05
-    done
+    kw_wait_for_connection "$PORT" 10
     kill -s INT "$cpid"; kill -s TERM "$cpid"
     wait "$cpid"; rc=$?
     if [ $rc -eq 143 ] && grep -q "interrupted by SIGTERM" "$T/err"; then
@@ -226,5 +218,4 @@ if want files; then
         --cacert "$T/ca/ca.pem" --cert "$T/k.crt" --key "file:$T/k2.key" $u
 fi
 
-echo "client-errors: $pass passed, $fail failed"
-[ $fail -eq 0 ] && [ $pass -gt 0 ]
+kw_test_done tls.client_errors

@@ -5,7 +5,7 @@
 # all) must leave objects behind here, or the check would prove nothing.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../tpm2/common.sh"
+. "$here/../support/swtpm.sh"
 : "${KW_CLIENT:?}" "${KW_TOOL:?}"
 command -v swtpm >/dev/null && command -v tpm2_getcap >/dev/null ||
     { echo "FAIL: swtpm or tpm2-tools missing (run scripts/install-deps.sh)"; exit 1; }
@@ -22,18 +22,15 @@ kw_tpm_flush
 "$py" "$here/bad_server.py" --dir "$T/ca" --port-file "$T/port" hang > "$T/srv.log" 2>&1 &
 srv=$!
 kw_on_exit "kill $srv 2>/dev/null; wait $srv 2>/dev/null"
-for ((i = 0; i < 200; i++)); do [ -s "$T/port" ] && break; sleep 0.05; done
+kw_wait_until 10 test -s "$T/port"
 port=$(cat "$T/port") || exit 1
 
 # stop_client SIG : start the client, wait until it is connected, send SIG; sets RC
 stop_client() {
     env --default-signal=INT,TERM "$KW_CLIENT" --cacert "$T/ca/ca.pem" --cert "$T/k.crt" --key "tpm2:file=$T/k.pem" \
         "tls://127.0.0.1:$port" > "$T/out" 2> "$T/err" &
-    local cpid=$! i
-    for ((i = 0; i < 200; i++)); do
-        ss -Htn "dport = :$port" 2>/dev/null | grep -q ESTAB && break
-        sleep 0.05
-    done
+    local cpid=$!
+    kw_wait_for_connection "$port" 10
     kill -s "$1" "$cpid"
     wait "$cpid" 2>/dev/null; RC=$?
 }

@@ -14,6 +14,7 @@ kind=${1:?server kind}
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 : "${KW_CLIENT:?}"
+kw_test_start "tls.client_verdict.$kind"
 kw_tmpdir T || exit 1
 kw_make_ca "$T/ca" || exit 1
 kw_make_ca "$T/other" || exit 1
@@ -26,9 +27,6 @@ kw_issue_cert "$T/other" "$T/k.pub" "/CN=kw-untrusted/O=keyward tests" "$T/untru
 port=$(kw_free_port) || exit 1
 kw_start_server "$kind" "$T/ca" "$port" || exit 1
 
-pass=0; fail=0
-ok() { echo "ok   $kind $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL $kind $*"; fail=$((fail + 1)); }
 
 # run NAME WANT-STATUS STDERR-REGEX CERT KEYREF URL [ARGS...]
 run() {
@@ -72,5 +70,4 @@ for v in 1.2 1.3; do
         "client certificate $T/good.crt does not match the key file:$T/k2.key" \
         "$T/good.crt" "file:$T/k2.key" "tls://127.0.0.1:$port" "${tv[@]}"
 done
-echo "verdict-$kind: $pass passed, $fail failed"
-[ $fail -eq 0 ] && [ $pass -gt 0 ]
+kw_test_done "tls.client_verdict.$kind"

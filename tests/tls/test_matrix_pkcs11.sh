@@ -8,8 +8,9 @@ set -u
 kind=${1:?server kind}
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
-. "$here/../pkcs11/softhsm_env.sh"
+. "$here/../support/softhsm_env.sh"
 : "${KW_CLIENT:?}" "${KW_TOOL:?}"
+kw_test_start "tls.pkcs11.$kind"
 kw_tmpdir T || exit 1
 kw_softhsm_setup "$T/hsm" p256:EC:prime256v1 p384:EC:secp384r1 rsa2048:rsa:2048 rsa3072:rsa:3072 || exit 1
 kw_make_ca "$T/ca" || exit 1
@@ -24,7 +25,6 @@ kw_issue_cert "$T/ca" "$T/soft.pub" "/CN=kw-soft/O=keyward tests" "$T/soft.crt" 
 port=$(kw_free_port)
 kw_start_server "$kind" "$T/ca" "$port" || exit 1
 
-pass=0; fail=0
 for v in 1.2 1.3; do
     for k in p256 p384 rsa2048 rsa3072; do
         name="$kind TLS $v $k"
@@ -35,16 +35,16 @@ for v in 1.2 1.3; do
             proto=$(sed -n 's/^\* protocol: //p' "$T/err")
             want_sig=ecdsa; [ "${k#rsa}" != "$k" ] && { [ $v = 1.3 ] && want_sig=rsa_pss || want_sig=rsa_pkcs1; }
             if [ "$proto" != "TLSv$v" ]; then
-                echo "FAIL $name: negotiated $proto"; fail=$((fail+1))
+                bad "$name: negotiated $proto"
             elif [ "${sigalg#"$want_sig"}" = "$sigalg" ]; then
-                echo "FAIL $name: CertificateVerify with '$sigalg', expected $want_sig*"; fail=$((fail+1))
+                bad "$name: CertificateVerify with '$sigalg', expected $want_sig*"
             elif kw_server_saw_subject "$kind" "$T/ca" "CN=kw-$k" "$T/body"; then
-                echo "ok   $name ($proto, $sigalg)"; pass=$((pass+1))
+                ok "$name ($proto, $sigalg)"
             else
-                echo "FAIL $name: server did not report CN=kw-$k"; cat "$T/body"; fail=$((fail+1))
+                echo "FAIL $name: server did not report CN=kw-$k"; cat "$T/body"; KW_FAIL=$((KW_FAIL + 1))
             fi
         else
-            echo "FAIL $name: client failed"; cat "$T/err"; fail=$((fail+1))
+            echo "FAIL $name: client failed"; cat "$T/err"; KW_FAIL=$((KW_FAIL + 1))
         fi
     done
 done
@@ -60,17 +60,15 @@ for pair in p256:p384 p256:rsa2048 rsa2048:rsa3072 soft:p256; do
             --key "$(kw_p11_uri $k)" "https://127.0.0.1:$port/" > "$T/body" 2> "$T/err" || rc=$?
         if [ $rc -ne 58 ]; then
             echo "FAIL $kind TLS $v $c certificate with the $k key: exit $rc, expected 58"
-            cat "$T/err"; fail=$((fail+1))
+            cat "$T/err"; KW_FAIL=$((KW_FAIL + 1))
         elif grep -qF "pin-value=$KW_P11_PIN" "$T/err"; then
-            echo "FAIL $kind TLS $v $c certificate with the $k key: the message shows the PIN"
-            fail=$((fail+1))
+            bad "$kind TLS $v $c certificate with the $k key: the message shows the PIN"
         elif ! grep -q "client certificate $T/$c.crt does not match the key pkcs11:.*object=$k" "$T/err"; then
             echo "FAIL $kind TLS $v $c certificate with the $k key: message does not name both"
-            cat "$T/err"; fail=$((fail+1))
+            cat "$T/err"; KW_FAIL=$((KW_FAIL + 1))
         else
-            echo "ok   $kind TLS $v $c certificate with the $k key refused: $(tail -n1 "$T/err")"; pass=$((pass+1))
+            ok "$kind TLS $v $c certificate with the $k key refused: $(tail -n1 "$T/err")"
         fi
     done
 done
-echo "tls-$kind: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+kw_test_done "tls.pkcs11.$kind"

@@ -5,12 +5,10 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
-. "$here/../atecc608/emu.sh"
+. "$here/../support/emu.sh"
 : "${KW_TOOL:?}" "${KW_EMU:?}"
+kw_test_start tls.tool_signal
 kw_tmpdir T || exit 1
-pass=0; fail=0
-ok() { echo "ok   $*"; pass=$((pass + 1)); }
-bad() { echo "FAIL $*"; fail=$((fail + 1)); }
 
 # Provision at nominal speed, then restart the same chip (state file) slowed down.
 emu_start "$T" || exit 1
@@ -45,5 +43,4 @@ for sig in TERM INT; do
     fi
     slot=$((slot + 1))
 done
-echo "tool-signal: $pass passed, $fail failed"
-[ $fail -eq 0 ] && [ $pass -gt 0 ]
+kw_test_done tls.tool_signal

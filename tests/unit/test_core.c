@@ -7,7 +7,7 @@
 #include "core/keybuf.h"
 #include "keyward/keyward.h"
 #include "keyward/port/psa_driver.h"
-#include "kwtest.h"
+#include "kwcheck.h"
 #include "mbedtls/build_info.h"
 #include "psa/crypto_extra.h"
 

@@ -3,7 +3,7 @@
 
 #include "core/keybuf.h"
 #include "keyward/port/backend.h"
-#include "kwtest.h"
+#include "kwcheck.h"
 
 int main(void)
 {
