@@ -7,12 +7,13 @@
  * (--time-scale 1), the server's a software key.  Each handshake is a full
  * one (no resumption).
  *
- *   atecc608_handshake [N]   (needs KW_EMU = path of keyward-atecc608-emu)
+ *   atecc608_handshake [N]   (needs KW_EMU = path of keyward-atecc608-emu,
+ *                            KW_TOOL = path of keyward-tool)
  */
 #include <string.h>
 #include <time.h>
 
-#include "../tests/atecc608/emu_helper.h"
+#include "bench_emu.h"
 #include "keyward/keyward.h"
 #include "keyward/port/mbedtls_compat.h"
 #include "mbedtls/pk.h"
@@ -163,7 +164,8 @@ int main(int argc, char **argv)
 {
     static const char *const args[] = {"--time-scale", "1", NULL};
     int n = argc > 1 ? atoi(argv[1]) : 10;
-    kw_emu_t emu;
+    bench_emu_t emu;
+    static char stats[8192];
     char keyref[400], chip[400];
     psa_key_id_t se_key, gen, ca_id, srv_id;
     mbedtls_pk_context ca_pk, srv_pk, cli_pk;
@@ -177,11 +179,11 @@ int main(int argc, char **argv)
     if (n <= 0) {
         n = 10;
     }
-    kw_emu_start(&emu, args);
+    bench_emu_start(&emu, args);
     CHECK(keyward_init() == PSA_SUCCESS);
     snprintf(chip, sizeof(chip), "atecc608:bus=%s", emu.bus);
     snprintf(keyref, sizeof(keyref), "atecc608:slot=0;bus=%s", emu.bus);
-    CHECK(keyward_atecc608_tool_provision(chip) == 0);
+    CHECK(bench_tool("provision", chip) == 0);
     CHECK(keyward_key_generate(keyref, PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_SECP_R1), 256,
                                &gen) == PSA_SUCCESS);
     psa_destroy_key(gen);
@@ -222,14 +224,15 @@ int main(int argc, char **argv)
         conf(&cc, MBEDTLS_SSL_IS_CLIENT, ver, &ca, &cli, &cli_pk);
         conf(&sc, MBEDTLS_SSL_IS_SERVER, ver, &ca, &srv, &srv_pk);
         CHECK(handshake(&cc, &sc) == 0); /* warm-up (public key already cached) */
-        kw_emu_ctl(&emu, "stats reset");
+        bench_emu_ctl(&emu, "stats reset", stats, sizeof(stats));
         t0 = now_ms();
         for (int i = 0; i < n; i++) {
             CHECK(handshake(&cc, &sc) == 0);
         }
         printf("| 1.%d | %.1f |", v == 0 ? 2 : 3, (now_ms() - t0) / n);
+        bench_emu_ctl(&emu, "stats", stats, sizeof(stats));
         for (size_t i = 0; i < nn; i++) {
-            printf(" %.1f |", (double)kw_emu_stat(&emu, names[i]) / n);
+            printf(" %.1f |", (double)bench_emu_stat(stats, names[i]) / n);
         }
         printf("\n");
         mbedtls_ssl_config_free(&cc);
