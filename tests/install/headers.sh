@@ -9,6 +9,7 @@
 #    as C99 (gcc -std=c99 -Wall -Wextra -pedantic -Werror) and as C++ (g++ -std=c++11, same
 #    flags), in the default and in the MCU profile (KEYWARD_NO_ERROR_TEXT,
 #    KEYWARD_SECRETS_MAX=0, which switch declarations to static inline ones);
+#  - the consumers (examples/*, tests/install/*.c) include no keyward/port/ header;
 #  - extern "C" works: each translation unit takes the address of the function the list
 #    names for the header, and in the C++ object that function's symbol is the C name,
 #    not a mangled one.
@@ -55,7 +56,17 @@ for h in $have; do
 done
 ok "no installed header includes a private one (checked above: any FAIL names it)"
 
-# 3. Each header alone, C99 and C++, two profiles; extern "C" checked on the C++ object.
+# 3. The consumers (examples/, the install tests' own sources) are applications: they include
+#    keyward's application API only, never keyward/port/.
+consumers=$(cd "$KW_SOURCE_DIR" && ls examples/*/*.c tests/install/*.c 2>/dev/null)
+port_use=$(cd "$KW_SOURCE_DIR" && grep -lE '#[[:space:]]*include[[:space:]]*[<"]keyward/port/' $consumers)
+if [ -n "$consumers" ] && [ -z "$port_use" ]; then
+    ok "the consumers include keyward/*.h only: $(echo $consumers)"
+else
+    bad "a consumer includes the port API: $port_use"
+fi
+
+# 4. Each header alone, C99 and C++, two profiles; extern "C" checked on the C++ object.
 INC=(-I"$P/include" -I"$P/include/keyward-mbedtls")
 FLAGS=(-Wall -Wextra -pedantic -Werror)
 n=0
