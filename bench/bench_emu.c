@@ -9,24 +9,31 @@
 #include <time.h>
 #include <unistd.h>
 
-static bench_emu_t *running; /* for the exit cleanup: one emulator per benchmark */
+/* The exit cleanup works on a copy: a bench_emu_t on main()'s stack is gone
+ * by the time atexit handlers run.  One emulator per benchmark. */
+static bench_emu_t running;
 
 static void cleanup(void)
 {
-    if (running != NULL) {
-        char p[320];
-        if (running->pid > 0) {
-            kill(running->pid, SIGTERM);
-            waitpid(running->pid, NULL, 0);
-            running->pid = 0;
-        }
-        unlink(running->socket);
-        unlink(running->state);
-        snprintf(p, sizeof(p), "%s.tmp", running->state);
-        unlink(p);
-        rmdir(running->dir);
-        running = NULL;
+    char p[320];
+
+    if (running.dir[0] == '\0') {
+        return;
     }
+    if (running.pid > 0) {
+        kill(running.pid, SIGTERM);
+        waitpid(running.pid, NULL, 0);
+        running.pid = 0;
+    }
+    unlink(running.socket);
+    /* The driver's per-chip lock file (atecc608_linux.c flocks it). */
+    snprintf(p, sizeof(p), "%s.lock", running.socket);
+    unlink(p);
+    unlink(running.state);
+    snprintf(p, sizeof(p), "%s.tmp", running.state);
+    unlink(p);
+    rmdir(running.dir);
+    running.dir[0] = '\0';
 }
 
 static const char *env_path(const char *name)
@@ -117,7 +124,7 @@ void bench_emu_start(bench_emu_t *e, const char *const *extra)
     snprintf(e->socket, sizeof(e->socket), "%s/bus.sock", e->dir);
     snprintf(e->state, sizeof(e->state), "%s/chip.state", e->dir);
     snprintf(e->bus, sizeof(e->bus), "unix:%s", e->socket);
-    running = e;
+    running = *e;
     atexit(cleanup);
     argv[n++] = emu;
     argv[n++] = "--state";
@@ -134,6 +141,7 @@ void bench_emu_start(bench_emu_t *e, const char *const *extra)
         _exit(127);
     }
     CHECK(e->pid > 0);
+    running.pid = e->pid;
     /* Poll for the socket, with a deadline (5 s), and stop early if the
      * emulator died. */
     for (int i = 0; i < 500; i++) {
@@ -142,7 +150,7 @@ void bench_emu_start(bench_emu_t *e, const char *const *extra)
             return;
         }
         if (waitpid(e->pid, NULL, WNOHANG) == e->pid) {
-            e->pid = 0;
+            e->pid = running.pid = 0;
             break;
         }
         nanosleep(&ts, NULL);
