@@ -7,12 +7,13 @@
  * (--time-scale 1), the server's a software key.  Each handshake is a full
  * one (no resumption).
  *
- *   atecc608_handshake [N]   (needs KW_EMU = path of keyward-atecc608-emu)
+ *   atecc608_handshake [N]   (needs KW_EMU = path of keyward-atecc608-emu,
+ *                            KW_TOOL = path of keyward-tool)
  */
 #include <string.h>
 #include <time.h>
 
-#include "../tests/support/emu_helper.h"
+#include "bench_emu.h"
 #include "keyward/keyward.h"
 #include "keyward/port/mbedtls_compat.h"
 #include "mbedtls/pk.h"
@@ -68,7 +69,7 @@ static psa_key_id_t soft_key(void)
     psa_set_key_bits(&a, 256);
     psa_set_key_usage_flags(&a, PSA_KEY_USAGE_SIGN_HASH | PSA_KEY_USAGE_VERIFY_HASH);
     psa_set_key_algorithm(&a, PSA_ALG_ECDSA(PSA_ALG_ANY_HASH));
-    REQUIRE(psa_generate_key(&a, &id) == PSA_SUCCESS);
+    CHECK(psa_generate_key(&a, &id) == PSA_SUCCESS);
     return id;
 }
 
@@ -85,17 +86,17 @@ static void issue(mbedtls_pk_context *subject_key, const char *subject, mbedtls_
     mbedtls_x509write_crt_set_md_alg(&w, MBEDTLS_MD_SHA256);
     mbedtls_x509write_crt_set_subject_key(&w, subject_key);
     mbedtls_x509write_crt_set_issuer_key(&w, issuer_key);
-    REQUIRE(mbedtls_x509write_crt_set_subject_name(&w, subject) == 0);
-    REQUIRE(mbedtls_x509write_crt_set_issuer_name(&w, issuer) == 0);
+    CHECK(mbedtls_x509write_crt_set_subject_name(&w, subject) == 0);
+    CHECK(mbedtls_x509write_crt_set_issuer_name(&w, issuer) == 0);
     psa_generate_random(serial, sizeof(serial));
     serial[0] &= 0x7F;
     serial[0] |= 0x01;
-    REQUIRE(mbedtls_x509write_crt_set_serial_raw(&w, serial, sizeof(serial)) == 0);
-    REQUIRE(mbedtls_x509write_crt_set_validity(&w, "20240101000000", "20991231235959") == 0);
-    REQUIRE(mbedtls_x509write_crt_set_basic_constraints(&w, ca, -1) == 0);
+    CHECK(mbedtls_x509write_crt_set_serial_raw(&w, serial, sizeof(serial)) == 0);
+    CHECK(mbedtls_x509write_crt_set_validity(&w, "20240101000000", "20991231235959") == 0);
+    CHECK(mbedtls_x509write_crt_set_basic_constraints(&w, ca, -1) == 0);
     n = keyward_compat_x509write_crt_der(&w, der, sizeof(der));
-    REQUIRE(n > 0);
-    REQUIRE(mbedtls_x509_crt_parse_der(chain, der + sizeof(der) - n, (size_t)n) == 0);
+    CHECK(n > 0);
+    CHECK(mbedtls_x509_crt_parse_der(chain, der + sizeof(der) - n, (size_t)n) == 0);
     mbedtls_x509write_crt_free(&w);
 }
 
@@ -115,8 +116,8 @@ static int handshake(mbedtls_ssl_config *cc, mbedtls_ssl_config *sc)
     c2s.len = s2c.len = 0;
     mbedtls_ssl_init(&c);
     mbedtls_ssl_init(&s);
-    REQUIRE(mbedtls_ssl_setup(&c, cc) == 0 && mbedtls_ssl_setup(&s, sc) == 0);
-    REQUIRE(mbedtls_ssl_set_hostname(&c, "localhost") == 0);
+    CHECK(mbedtls_ssl_setup(&c, cc) == 0 && mbedtls_ssl_setup(&s, sc) == 0);
+    CHECK(mbedtls_ssl_set_hostname(&c, "localhost") == 0);
     mbedtls_ssl_set_bio(&c, &ce, bio_send, bio_recv, NULL);
     mbedtls_ssl_set_bio(&s, &se, bio_send, bio_recv, NULL);
     for (int i = 0; i < 1000 && !(mbedtls_ssl_is_handshake_over(&c) &&
@@ -144,14 +145,14 @@ static void conf(mbedtls_ssl_config *cfg, int endpoint, mbedtls_ssl_protocol_ver
                  mbedtls_x509_crt *ca, mbedtls_x509_crt *own, mbedtls_pk_context *key)
 {
     mbedtls_ssl_config_init(cfg);
-    REQUIRE(mbedtls_ssl_config_defaults(cfg, endpoint, MBEDTLS_SSL_TRANSPORT_STREAM,
+    CHECK(mbedtls_ssl_config_defaults(cfg, endpoint, MBEDTLS_SSL_TRANSPORT_STREAM,
                                       MBEDTLS_SSL_PRESET_DEFAULT) == 0);
     keyward_compat_ssl_conf_rng(cfg);
     mbedtls_ssl_conf_min_tls_version(cfg, v);
     mbedtls_ssl_conf_max_tls_version(cfg, v);
     mbedtls_ssl_conf_authmode(cfg, MBEDTLS_SSL_VERIFY_REQUIRED);
     mbedtls_ssl_conf_ca_chain(cfg, ca, NULL);
-    REQUIRE(mbedtls_ssl_conf_own_cert(cfg, own, key) == 0);
+    CHECK(mbedtls_ssl_conf_own_cert(cfg, own, key) == 0);
 #if defined(MBEDTLS_SSL_SESSION_TICKETS)
     if (endpoint == MBEDTLS_SSL_IS_CLIENT) {
         mbedtls_ssl_conf_session_tickets(cfg, MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
@@ -163,7 +164,8 @@ int main(int argc, char **argv)
 {
     static const char *const args[] = {"--time-scale", "1", NULL};
     int n = argc > 1 ? atoi(argv[1]) : 10;
-    kw_emu_t emu;
+    bench_emu_t emu;
+    static char stats[8192];
     char keyref[400], chip[400];
     psa_key_id_t se_key, gen, ca_id, srv_id;
     mbedtls_pk_context ca_pk, srv_pk, cli_pk;
@@ -177,24 +179,24 @@ int main(int argc, char **argv)
     if (n <= 0) {
         n = 10;
     }
-    kw_emu_start(&emu, args);
-    REQUIRE(keyward_init() == PSA_SUCCESS);
+    bench_emu_start(&emu, args);
+    CHECK(keyward_init() == PSA_SUCCESS);
     snprintf(chip, sizeof(chip), "atecc608:bus=%s", emu.bus);
     snprintf(keyref, sizeof(keyref), "atecc608:slot=0;bus=%s", emu.bus);
-    REQUIRE(keyward_atecc608_tool_provision(chip) == 0);
-    REQUIRE(keyward_key_generate(keyref, PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_SECP_R1), 256,
+    CHECK(bench_tool("provision", chip) == 0);
+    CHECK(keyward_key_generate(keyref, PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_SECP_R1), 256,
                                &gen) == PSA_SUCCESS);
     psa_destroy_key(gen);
-    REQUIRE(keyward_key_open(keyref, &se_key) == PSA_SUCCESS);
+    CHECK(keyward_key_open(keyref, &se_key) == PSA_SUCCESS);
 
     ca_id = soft_key();
     srv_id = soft_key();
     mbedtls_pk_init(&ca_pk);
     mbedtls_pk_init(&srv_pk);
     mbedtls_pk_init(&cli_pk);
-    REQUIRE(keyward_compat_pk_wrap_psa(&ca_pk, ca_id) == 0);
-    REQUIRE(keyward_compat_pk_wrap_psa(&srv_pk, srv_id) == 0);
-    REQUIRE(keyward_compat_pk_wrap_psa(&cli_pk, se_key) == 0);
+    CHECK(keyward_compat_pk_wrap_psa(&ca_pk, ca_id) == 0);
+    CHECK(keyward_compat_pk_wrap_psa(&srv_pk, srv_id) == 0);
+    CHECK(keyward_compat_pk_wrap_psa(&cli_pk, se_key) == 0);
     mbedtls_x509_crt_init(&ca);
     mbedtls_x509_crt_init(&srv);
     mbedtls_x509_crt_init(&cli);
@@ -221,15 +223,16 @@ int main(int argc, char **argv)
         double t0;
         conf(&cc, MBEDTLS_SSL_IS_CLIENT, ver, &ca, &cli, &cli_pk);
         conf(&sc, MBEDTLS_SSL_IS_SERVER, ver, &ca, &srv, &srv_pk);
-        REQUIRE(handshake(&cc, &sc) == 0); /* warm-up (public key already cached) */
-        kw_emu_ctl(&emu, "stats reset");
+        CHECK(handshake(&cc, &sc) == 0); /* warm-up (public key already cached) */
+        bench_emu_ctl(&emu, "stats reset", stats, sizeof(stats));
         t0 = now_ms();
         for (int i = 0; i < n; i++) {
-            REQUIRE(handshake(&cc, &sc) == 0);
+            CHECK(handshake(&cc, &sc) == 0);
         }
         printf("| 1.%d | %.1f |", v == 0 ? 2 : 3, (now_ms() - t0) / n);
+        bench_emu_ctl(&emu, "stats", stats, sizeof(stats));
         for (size_t i = 0; i < nn; i++) {
-            printf(" %.1f |", (double)kw_emu_stat(&emu, names[i]) / n);
+            printf(" %.1f |", (double)bench_emu_stat(stats, names[i]) / n);
         }
         printf("\n");
         mbedtls_ssl_config_free(&cc);

@@ -5,6 +5,7 @@ set -eu
 build=${1:?build dir}
 src=$(cd "$(dirname "$0")/.." && pwd)
 echo "== ATECC608 (emulator at nominal timing): wakes, commands, bus bytes per mutual-TLS handshake"
-KW_EMU=$build/emulator/keyward-atecc608-emu "$build/bench/atecc608_handshake" 20
+KW_EMU=$build/emulator/keyward-atecc608-emu KW_TOOL=$build/tools/keyward-tool \
+    "$build/bench/atecc608_handshake" 20
 echo "== footprint: core + ATECC608 backend + HAL interface, arm-none-eabi-gcc -Os -mcpu=cortex-m4 -mthumb"
 bash "$src/bench/footprint.sh" "$build/mbedtls-src/include"

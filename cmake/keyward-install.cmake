@@ -1,6 +1,7 @@
 # keyward's install rules: `cmake --install BUILD --prefix P` (`make install PREFIX=P`).
 #
-#   P/include/keyward/*.h             keyward's API
+#   P/include/keyward/*.h             keyward's application API
+#   P/include/keyward/port/*.h        the port API (drivers, backends, HAL, Mbed TLS compatibility)
 #   P/include/keyward-mbedtls/        the hooked Mbed TLS's headers (mbedtls/, psa/, and on 4.x
 #                                     tf-psa-crypto/), with keyward's configuration built in
 #   P/lib/keyward/*.a                 libkeyward_tls, libkeyward_cert, libmbedtls, libmbedx509,
@@ -31,8 +32,61 @@ set(KW_INSTALL_LIBDIR ${CMAKE_INSTALL_LIBDIR}/keyward)
 set(kw_gen ${CMAKE_BINARY_DIR}/install-gen)
 
 # -- headers --
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/keyward DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-        FILES_MATCHING PATTERN "*.h")
+# The installed keyward headers: one list, which the install rules and the
+# install test (tests/install/headers.sh) both read.  Each entry is
+# "PATH=SYMBOL": PATH under include/keyward/, SYMBOL one function it declares
+# (the test takes its address in C99 and in C++, where it must come out
+# unmangled), or "-" for a header of types and macros only.
+#   keyward/*.h        the application API: what an application includes
+#   keyward/port/*.h   the port API: PSA driver entry points, the backend
+#                      ops table, locations, the I2C HAL class, the ATECC608
+#                      chip and its administration, the Mbed TLS 3.6/4.x
+#                      compatibility layer (header-only, static inline)
+set(KW_INSTALL_HEADERS
+  keyward.h=keyward_init
+  errors.h=keyward_last_error
+  version.h=keyward_version
+  cert.h=keyward_cert_load
+  tls.h=keyward_tls_identity_open
+  port/backend.h=keyward_backend_by_keyref
+  port/psa_driver.h=keyward_psa_sign_hash
+  port/locations.h=-
+  port/i2c.h=-
+  port/mbedtls_compat.h=keyward_compat_pk_wrap_psa
+  port/atecc608.h=keyward_atecc608_init
+  port/atecc608_admin.h=keyward_atecc608_admin_open)
+# A header kept outside include/keyward/ (e.g. in its backend's folder) is
+# added, before this file is read, as
+#   set_property(GLOBAL APPEND PROPERTY KEYWARD_INSTALL_HEADERS_EXTRA "SOURCE|PATH=SYMBOL")
+get_property(kw_extra_headers GLOBAL PROPERTY KEYWARD_INSTALL_HEADERS_EXTRA)
+set(KW_INSTALL_HEADER_LIST "")
+foreach(entry ${KW_INSTALL_HEADERS} ${kw_extra_headers})
+  if(entry MATCHES "^([^|]+)\\|(.+)$")
+    set(kw_src "${CMAKE_MATCH_1}")
+    set(entry "${CMAKE_MATCH_2}")
+  else()
+    string(REGEX REPLACE "=.*" "" kw_rel "${entry}")
+    set(kw_src "${PROJECT_SOURCE_DIR}/include/keyward/${kw_rel}")
+  endif()
+  string(REGEX REPLACE "=.*" "" kw_rel "${entry}")
+  if(NOT EXISTS "${kw_src}" OR NOT entry MATCHES "=")
+    message(FATAL_ERROR "keyward-install.cmake: installed header '${entry}': no ${kw_src}, or no =SYMBOL")
+  endif()
+  get_filename_component(kw_dir "${kw_rel}" DIRECTORY)
+  install(FILES "${kw_src}" DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/keyward/${kw_dir})
+  list(APPEND KW_INSTALL_HEADER_LIST "${entry}")
+endforeach()
+# Every header under include/keyward/ is listed: a new one is installed and tested, never
+# forgotten (or left behind in the tree, unused).
+file(GLOB_RECURSE kw_tree_headers RELATIVE ${PROJECT_SOURCE_DIR}/include/keyward
+     ${PROJECT_SOURCE_DIR}/include/keyward/*.h)
+foreach(h ${kw_tree_headers})
+  if(NOT "${KW_INSTALL_HEADER_LIST}" MATCHES "(^|;)${h}=")
+    message(FATAL_ERROR "include/keyward/${h} is not in KW_INSTALL_HEADERS (cmake/keyward-install.cmake)")
+  endif()
+endforeach()
+string(REPLACE ";" "\n" kw_header_lines "${KW_INSTALL_HEADER_LIST}")
+file(WRITE ${kw_gen}/installed-headers.txt "${kw_header_lines}\n")
 
 # kw_config_with_fragment(ORIGINAL FRAGMENT OUT): Mbed TLS's config header + keyward's fragment.
 function(kw_config_with_fragment original fragment out)

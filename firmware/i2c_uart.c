@@ -8,7 +8,7 @@
 #include "i2c_uart.h"
 
 #include "board.h"
-#include "hal/i2c_socket_proto.h"
+#include "i2c_socket_proto.h" /* the simulated wire, shared with the emulator */
 
 static int recv_bytes(fw_i2c_uart_t *b, uint8_t *buf, size_t len)
 {

@@ -22,12 +22,10 @@
 #include "board.h"
 #include "i2c_uart.h"
 #include "keyward/port/atecc608.h"
+#include "keyward/port/atecc608_admin.h" /* the boot check: Info, serial, lock bytes */
 #include "keyward/keyward.h"
 /* The calls that differ between 3.6 and 4.x (PK over a PSA key, TLS RNG). */
 #include "keyward/port/mbedtls_compat.h"
-/* The boot check below speaks the chip protocol directly (Info, Read):
- * keyward-internal, fine for this in-tree demo firmware. */
-#include "se/atecc608/atecc608_proto.h"
 #include "mbedtls/error.h"
 #include "mbedtls/memory_buffer_alloc.h"
 #include "mbedtls/pk.h"
@@ -125,38 +123,23 @@ static const char *chip_rc_text(int rc)
 /* Step 1: wake the chip, Info, serial number and lock bytes; idle. */
 static int step_chip(void)
 {
-    uint8_t rev[4], cfg[32], locks[4];
-    int rc = 0, attempt;
+    keyward_atecc608_ident_t id;
+    int rc;
 
     keyward_atecc608_init(&chip, &fw_i2c_uart_class, &bus, KEYWARD_ATECC608_ADDR_DEFAULT);
     keyward_atecc608_attach(&chip);
-    for (attempt = 0; attempt < 3; attempt++) {
-        rc = keyward_atecc608_wake(&chip);
-        if (rc == 0) {
-            rc = keyward_atecc608_info(&chip, rev);
-        }
-        if (rc == 0) {
-            rc = keyward_atecc608_read(&chip, KEYWARD_ATECC608_ZONE_CONFIG, 0, cfg, 32);
-        }
-        if (rc == 0) {
-            rc = keyward_atecc608_read(&chip, KEYWARD_ATECC608_ZONE_CONFIG, 21, locks, 4);
-        }
-        if (rc == 0 || !keyward_atecc608_retryable(rc)) {
-            (void)keyward_atecc608_idle(&chip);
-            break;
-        }
-        (void)keyward_atecc608_sleep(&chip);
-    }
+    rc = keyward_atecc608_admin_identify(&chip, &id);
     if (rc != 0) {
         printf("fw: chip: %s (rc %d, %d attempts, %lu bus timeouts)\n", chip_rc_text(rc), rc,
-               attempt < 3 ? attempt + 1 : 3, (unsigned long)bus.timeouts);
+               id.attempts, (unsigned long)bus.timeouts);
         return fail(chip_exit(rc), "chip does not answer properly");
     }
     printf("fw: chip: ATECC608 revision %02x%02x%02x%02x serial "
            "%02x%02x%02x%02x%02x%02x%02x%02x%02x config %s data %s\n",
-           rev[0], rev[1], rev[2], rev[3], cfg[0], cfg[1], cfg[2], cfg[3], cfg[8], cfg[9],
-           cfg[10], cfg[11], cfg[12], locks[3] == 0 ? "locked" : "UNLOCKED",
-           locks[2] == 0 ? "locked" : "UNLOCKED");
+           id.revision[0], id.revision[1], id.revision[2], id.revision[3], id.config0[0],
+           id.config0[1], id.config0[2], id.config0[3], id.config0[8], id.config0[9],
+           id.config0[10], id.config0[11], id.config0[12],
+           id.locks[3] == 0 ? "locked" : "UNLOCKED", id.locks[2] == 0 ? "locked" : "UNLOCKED");
     return FW_EXIT_OK;
 }
 

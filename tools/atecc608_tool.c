@@ -1,7 +1,7 @@
 /*
- * keyward-tool's ATECC608 subcommands: info and provision (hosted builds).
- * A program over keyward's internal ATECC608 protocol layer
- * (src/se/atecc608/atecc608_proto.h), so it lives with the programs.
+ * keyward-tool's ATECC608 subcommands: info and provision (hosted builds),
+ * over the administration port API (keyward/port/atecc608_admin.h); the
+ * chip protocol stays inside the backend.
  *
  * The default configuration written by provision (docs/atecc608.md):
  *   slots 0-4  P-256 private keys: SlotConfig 0x2083 (ExtSign, IntSign,
@@ -18,56 +18,16 @@
 #include <string.h>
 
 #include "atecc608_tool.h"
-#include "se/atecc608/atecc608_internal.h"
 #include "keyward/keyward.h"
-
-typedef struct {
-    uint8_t zone;
-    uint16_t addr;
-    uint8_t mode;
-    uint16_t crc;
-    const uint8_t *in;
-    uint8_t *out;
-    size_t len;
-} tool_arg_t;
-
-static int step_read_config(keyward_atecc608_t *dev, void *p)
-{
-    tool_arg_t *a = p;
-    int rc = keyward_atecc608_info(dev, a->out + 128);
-    for (uint16_t block = 0; rc == 0 && block < 4; block++) {
-        rc = keyward_atecc608_read(dev, KEYWARD_ATECC608_ZONE_CONFIG, (uint16_t)(block << 3),
-                                   a->out + 32u * block, 32);
-    }
-    return rc;
-}
-
-static int step_write(keyward_atecc608_t *dev, void *p)
-{
-    tool_arg_t *a = p;
-    return keyward_atecc608_write(dev, a->zone, a->addr, a->in, a->len);
-}
-
-static int step_lock(keyward_atecc608_t *dev, void *p)
-{
-    tool_arg_t *a = p;
-    return keyward_atecc608_lock(dev, a->mode, a->crc);
-}
+#include "keyward/port/atecc608_admin.h"
 
 static int open_chip(const char *keyref, keyward_atecc608_t **dev)
 {
-    kw608_keyref_t kr;
-    psa_status_t status;
-
     if (strncmp(keyref, "atecc608:", 9) != 0) {
         fprintf(stderr, "keyward-tool: expected an atecc608: KEYREF\n");
         return -1;
     }
-    status = kw608_keyref_parse((const uint8_t *)keyref, strlen(keyref), &kr);
-    if (status == PSA_SUCCESS) {
-        status = kw608_open(&kr, dev);
-    }
-    if (status != PSA_SUCCESS) {
+    if (keyward_atecc608_admin_open(keyref, dev) != PSA_SUCCESS) {
         fprintf(stderr, "keyward-tool: %s: %s\n", keyref, keyward_last_error());
         return -1;
     }
@@ -77,12 +37,8 @@ static int open_chip(const char *keyref, keyward_atecc608_t **dev)
 /* cfg: 128 bytes of config then 4 bytes of Info revision. */
 static int read_config(keyward_atecc608_t *dev, uint8_t cfg[132])
 {
-    tool_arg_t a;
-    int rc;
+    int rc = keyward_atecc608_admin_read_config(dev, cfg, cfg + 128);
 
-    memset(&a, 0, sizeof(a));
-    a.out = cfg;
-    rc = kw608_run(dev, step_read_config, &a);
     if (rc != 0) {
         fprintf(stderr, "keyward-tool: reading the configuration zone: %s\n",
                 keyward_atecc608_rc_name(rc));
@@ -99,21 +55,23 @@ static void print_info(const uint8_t cfg[132])
 {
     static const char *const keytypes[8] = {"?", "?", "?", "?", "P-256", "?", "AES", "data"};
     const uint8_t *rev = cfg + 128;
-    unsigned slot_locked = u16le(cfg + KW608_CFG_SLOTLOCKED);
+    unsigned slot_locked = u16le(cfg + KEYWARD_ATECC608_CFG_SLOTLOCKED);
 
     printf("serial number: %02X%02X%02X%02X%02X%02X%02X%02X%02X\n", cfg[0], cfg[1], cfg[2],
            cfg[3], cfg[8], cfg[9], cfg[10], cfg[11], cfg[12]);
     printf("revision:      %02X %02X %02X %02X%s\n", rev[0], rev[1], rev[2], rev[3],
            rev[2] == 0x60 ? (rev[3] <= 0x02 ? " (ATECC608A)" : " (ATECC608B)") : "");
     printf("i2c address:   0x%02X\n", cfg[16] >> 1);
-    printf("config zone:   %s\n", cfg[KW608_CFG_LOCKCONFIG] == 0x55 ? "unlocked" : "locked");
-    printf("data/otp zone: %s\n", cfg[KW608_CFG_LOCKVALUE] == 0x55 ? "unlocked" : "locked");
+    printf("config zone:   %s\n",
+           cfg[KEYWARD_ATECC608_CFG_LOCKCONFIG] == KEYWARD_ATECC608_UNLOCKED ? "unlocked" : "locked");
+    printf("data/otp zone: %s\n",
+           cfg[KEYWARD_ATECC608_CFG_LOCKVALUE] == KEYWARD_ATECC608_UNLOCKED ? "unlocked" : "locked");
     printf("slot SlotConfig KeyConfig  content\n");
     for (unsigned s = 0; s < 16; s++) {
-        unsigned sc = u16le(cfg + KW608_CFG_SLOTCONFIG + 2 * s);
-        unsigned kc = u16le(cfg + KW608_CFG_KEYCONFIG + 2 * s);
-        unsigned kt = KW608_KEYCONFIG_KEYTYPE(kc);
-        int priv = (kc & KW608_KEYCONFIG_PRIVATE) != 0;
+        unsigned sc = u16le(cfg + KEYWARD_ATECC608_CFG_SLOTCONFIG + 2 * s);
+        unsigned kc = u16le(cfg + KEYWARD_ATECC608_CFG_KEYCONFIG + 2 * s);
+        unsigned kt = KEYWARD_ATECC608_KEYCONFIG_KEYTYPE(kc);
+        int priv = (kc & KEYWARD_ATECC608_KEYCONFIG_PRIVATE) != 0;
         printf("%4u 0x%04X     0x%04X     %s%s%s%s%s\n", s, sc, kc,
                priv ? "private " : "", keytypes[kt], priv && kt == 4 && (sc & 1u) ? ", ExtSign" : "",
                priv && kt == 4 && ((sc >> 12) & 2u) ? ", GenKey allowed" : "",
@@ -131,7 +89,7 @@ int keyward_atecc608_tool_info(const char *keyref)
         return 1;
     }
     rc = read_config(dev, cfg);
-    keyward_atecc608_platform_unlock(dev);
+    keyward_atecc608_admin_close(dev);
     if (rc != 0) {
         return 1;
     }
@@ -144,24 +102,17 @@ static void default_config(uint8_t cfg[128])
     for (unsigned s = 0; s < 16; s++) {
         unsigned sc = s <= 4 ? 0x2083u : 0x0000u;
         unsigned kc = s <= 4 ? 0x0033u : 0x001Cu;
-        cfg[KW608_CFG_SLOTCONFIG + 2 * s] = (uint8_t)(sc & 0xff);
-        cfg[KW608_CFG_SLOTCONFIG + 2 * s + 1] = (uint8_t)(sc >> 8);
-        cfg[KW608_CFG_KEYCONFIG + 2 * s] = (uint8_t)(kc & 0xff);
-        cfg[KW608_CFG_KEYCONFIG + 2 * s + 1] = (uint8_t)(kc >> 8);
+        cfg[KEYWARD_ATECC608_CFG_SLOTCONFIG + 2 * s] = (uint8_t)(sc & 0xff);
+        cfg[KEYWARD_ATECC608_CFG_SLOTCONFIG + 2 * s + 1] = (uint8_t)(sc >> 8);
+        cfg[KEYWARD_ATECC608_CFG_KEYCONFIG + 2 * s] = (uint8_t)(kc & 0xff);
+        cfg[KEYWARD_ATECC608_CFG_KEYCONFIG + 2 * s + 1] = (uint8_t)(kc >> 8);
     }
 }
 
 static int do_write(keyward_atecc608_t *dev, uint16_t addr, const uint8_t *in, size_t len)
 {
-    tool_arg_t a;
-    int rc;
+    int rc = keyward_atecc608_admin_write_config(dev, addr, in, len);
 
-    memset(&a, 0, sizeof(a));
-    a.zone = KEYWARD_ATECC608_ZONE_CONFIG;
-    a.addr = addr;
-    a.in = in;
-    a.len = len;
-    rc = kw608_run(dev, step_write, &a);
     if (rc != 0) {
         fprintf(stderr, "keyward-tool: writing config address 0x%02X: %s\n", addr,
                 keyward_atecc608_rc_name(rc));
@@ -171,13 +122,8 @@ static int do_write(keyward_atecc608_t *dev, uint16_t addr, const uint8_t *in, s
 
 static int do_lock(keyward_atecc608_t *dev, uint8_t mode, uint16_t crc, const char *what)
 {
-    tool_arg_t a;
-    int rc;
+    int rc = keyward_atecc608_admin_lock(dev, mode, crc);
 
-    memset(&a, 0, sizeof(a));
-    a.mode = mode;
-    a.crc = crc;
-    rc = kw608_run(dev, step_lock, &a);
     if (rc != 0) {
         fprintf(stderr, "keyward-tool: locking the %s: %s\n", what, keyward_atecc608_rc_name(rc));
     } else {
@@ -193,7 +139,7 @@ static int provision(keyward_atecc608_t *dev)
     if (read_config(dev, cfg) != 0) {
         return 1;
     }
-    if (cfg[KW608_CFG_LOCKCONFIG] != 0x55) {
+    if (cfg[KEYWARD_ATECC608_CFG_LOCKCONFIG] != KEYWARD_ATECC608_UNLOCKED) {
         printf("config zone already locked: configuration left as it is\n");
     } else {
         memcpy(want, cfg, 128);
@@ -217,14 +163,16 @@ static int provision(keyward_atecc608_t *dev)
         printf("wrote the default configuration (slots 0-4 P-256 keys, GenKey allowed)\n");
         /* The CRC makes the chip refuse the lock if what it holds is not
          * what we just checked. */
-        if (do_lock(dev, 0x00, keyward_atecc608_crc16(cfg, 128), "config zone") != 0) {
+        if (do_lock(dev, KEYWARD_ATECC608_LOCK_CONFIG, keyward_atecc608_crc16(cfg, 128),
+                    "config zone") != 0) {
             return 1;
         }
     }
-    if (cfg[KW608_CFG_LOCKVALUE] != 0x55) {
+    if (cfg[KEYWARD_ATECC608_CFG_LOCKVALUE] != KEYWARD_ATECC608_UNLOCKED) {
         printf("data/otp zone already locked\n");
-    } else if (do_lock(dev, 0x81, 0, "data/otp zone") != 0) {
-        /* 0x81: the data zone holds nothing we wrote, so no CRC to check. */
+    } else if (do_lock(dev, KEYWARD_ATECC608_LOCK_DATA | KEYWARD_ATECC608_LOCK_NO_CRC, 0,
+                              "data/otp zone") != 0) {
+        /* No CRC: the data zone holds nothing we wrote to check. */
         return 1;
     }
     return 0;
@@ -239,6 +187,6 @@ int keyward_atecc608_tool_provision(const char *keyref)
         return 1;
     }
     ret = provision(dev);
-    keyward_atecc608_platform_unlock(dev);
+    keyward_atecc608_admin_close(dev);
     return ret;
 }

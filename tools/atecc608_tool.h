@@ -1,5 +1,5 @@
-/* keyward-tool's ATECC608 subcommands (tools/atecc608_tool.c), also used by
- * the ATECC608 tests and benchmark to provision the emulator. */
+/* keyward-tool's ATECC608 subcommands (tools/atecc608_tool.c).  The tests
+ * and the benchmark run `keyward-tool provision` as a program. */
 #ifndef KEYWARD_TOOLS_ATECC608_TOOL_H
 #define KEYWARD_TOOLS_ATECC608_TOOL_H
 

@@ -69,8 +69,6 @@ psa_status_t keyward_key_generate(const char *keyref, psa_key_type_t type, size_
 psa_status_t keyward_builtin_add(psa_key_id_t id, const char *keyref, psa_key_type_t type,
                                  size_t bits, psa_key_usage_t usage, psa_algorithm_t alg,
                                  psa_algorithm_t alg2);
-/* Removes all builtin keys (tests). */
-void keyward_builtin_clear(void);
 
 /* Another driver's builtin-key lookup, with the signature of Mbed TLS's
  * mbedtls_psa_platform_get_builtin_key(): for key_id, set *lifetime (its

@@ -8,6 +8,7 @@
 
 
 #include "core.h"
+#include "keyward/port/psa_driver.h"
 #include "mbedtls/build_info.h"
 #include "mbedtls/platform_util.h"
 #include "psa/crypto_extra.h"

@@ -7,6 +7,7 @@
 
 #include "keyward/keyward.h"
 #include "keyward/port/locations.h"
+#include "keyward/port/psa_driver.h"
 #include "kwcheck.h"
 #include "psa/crypto_extra.h"
 

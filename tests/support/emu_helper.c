@@ -188,3 +188,26 @@ unsigned long kw_emu_stat(kw_emu_t *e, const char *name)
     fprintf(stderr, "no counter %s\n", name);
     exit(1);
 }
+
+int kw_tool(const char *subcommand, const char *keyref)
+{
+    const char *tool = getenv("KW_TOOL");
+    int st = 0;
+    pid_t pid;
+
+    if (tool == NULL) {
+        fprintf(stderr, "KW_TOOL (path of keyward-tool) is not set\n");
+        exit(1);
+    }
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    if (pid == 0) {
+        execl(tool, tool, subcommand, keyref, (char *)NULL);
+        _exit(127);
+    }
+    if (pid < 0 || waitpid(pid, &st, 0) != pid) {
+        return -1;
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}

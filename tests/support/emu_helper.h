@@ -8,7 +8,6 @@
 
 #include "hal/i2c_socket.h"
 #include "se/atecc608/atecc608_proto.h"
-#include "atecc608_tool.h"
 
 typedef struct {
     char dir[256];
@@ -30,6 +29,9 @@ void kw_emu_stop(kw_emu_t *emu);
 const char *kw_emu_ctl(kw_emu_t *emu, const char *cmd);
 /* A counter from "stats". */
 unsigned long kw_emu_stat(kw_emu_t *emu, const char *name);
+/* Runs keyward-tool ($KW_TOOL) SUBCOMMAND KEYREF as a program (e.g.
+ * "provision"): its exit status, -1 when it did not run or died. */
+int kw_tool(const char *subcommand, const char *keyref);
 
 /* Checks: the one check header (REQUIRE stops the test, as these tests expect). */
 #include "kwcheck.h"

@@ -4,16 +4,17 @@
  * it to keyward, and declare the slots the application uses as builtin PSA
  * keys:
  *
- *   static const keyward_i2c_class_t my_i2c = {"stm32-i2c1", my_wake, my_write,
- *                                              my_read, my_delay_us};
+ *   static const keyward_i2c_class_t my_i2c = {.name = "stm32-i2c1", .wake = my_wake,
+ *       .write = my_write, .read = my_read, .delay_us = my_delay_us};
  *   static keyward_atecc608_t chip;                   (yours: no heap)
  *   keyward_atecc608_init(&chip, &my_i2c, &hi2c1, KEYWARD_ATECC608_ADDR_DEFAULT);
  *   keyward_atecc608_attach(&chip);
  *   KEYWARD_ATECC608_BUILTIN(DEVICE_KEY_ID, "0");     slot 0 as a PSA key id
  *   mbedtls_pk_setup_opaque(&pk, DEVICE_KEY_ID);
  *
- * The chip protocol itself (commands, CRC, status codes) is internal to
- * keyward (src/se/atecc608/atecc608_proto.h); docs/mcu-port.md and
+ * Provisioning (configuration zone, locks, the chip's identity) is
+ * keyward/port/atecc608_admin.h.  The chip protocol itself (commands,
+ * packets, polling) is internal to keyward; docs/mcu-port.md and
  * docs/atecc608.md describe the port.
  */
 #ifndef KEYWARD_ATECC608_H

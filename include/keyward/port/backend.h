@@ -19,6 +19,10 @@
 #include <stdint.h>
 #include <psa/crypto.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #ifndef KEYWARD_REF_MAX
 #define KEYWARD_REF_MAX 2048u
 #endif
@@ -157,4 +161,7 @@ void keyward_set_error(const char *fmt, ...)
     ;
 #endif
 
+#ifdef __cplusplus
+}
+#endif
 #endif

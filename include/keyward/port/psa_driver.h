@@ -68,6 +68,13 @@ psa_status_t keyward_psa_verify_hash(const psa_key_attributes_t *attributes,
                                      psa_algorithm_t alg, const uint8_t *hash, size_t hash_length,
                                      const uint8_t *signature, size_t signature_length);
 
+/* Removes every builtin key declared with keyward_builtin_add() (the table
+ * is zeroised).  Not for applications (a declared id is never
+ * replaced, by design, and the table is shared by the whole process): for
+ * test harnesses that start each case from an empty table, and for a port
+ * that re-provisions its slots at run time. */
+void keyward_builtin_clear(void);
+
 psa_status_t keyward_psa_get_builtin_key(psa_drv_slot_number_t slot_number,
                                          psa_key_attributes_t *attributes, uint8_t *key_buffer,
                                          size_t key_buffer_size, size_t *key_buffer_length);

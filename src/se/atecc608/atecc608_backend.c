@@ -205,7 +205,7 @@ typedef struct {
 static int step_read_keyconfig(keyward_atecc608_t *dev, void *p)
 {
     step_arg_t *a = p;
-    unsigned off = KW608_CFG_KEYCONFIG + 2u * a->slot;
+    unsigned off = KEYWARD_ATECC608_CFG_KEYCONFIG + 2u * a->slot;
     /* Read, config zone, 4 bytes; address = byte offset / 4 (block<<3 |
      * word).  The command directly rather than keyward_atecc608_read():
      * that one's argument checks cost an MCU image about 50 bytes. */
@@ -283,8 +283,8 @@ static psa_status_t atecc_describe(const uint8_t *ref, size_t ref_len, psa_key_t
         }
         kc = (unsigned)word[(2u * (unsigned)kr.slot) % 4u] |
              ((unsigned)word[(2u * (unsigned)kr.slot) % 4u + 1u] << 8);
-        if ((kc & KW608_KEYCONFIG_PRIVATE) == 0 ||
-            KW608_KEYCONFIG_KEYTYPE(kc) != KW608_KEYTYPE_P256) {
+        if ((kc & KEYWARD_ATECC608_KEYCONFIG_PRIVATE) == 0 ||
+            KEYWARD_ATECC608_KEYCONFIG_KEYTYPE(kc) != KEYWARD_ATECC608_KEYTYPE_P256) {
             keyward_set_error("ATECC608 slot %d is not a P-256 private-key slot (KeyConfig "
                               "0x%04x); run keyward-tool provision",
                               kr.slot, kc);

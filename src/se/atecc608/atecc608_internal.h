@@ -29,14 +29,4 @@ int kw608_run(keyward_atecc608_t *dev, int (*fn)(keyward_atecc608_t *dev, void *
 /* Resolves and locks the chip of a parsed KEYREF. */
 psa_status_t kw608_open(const kw608_keyref_t *kr, keyward_atecc608_t **dev);
 
-/* Configuration zone offsets used by the tool and the backend. */
-#define KW608_CFG_SLOTCONFIG 20u
-#define KW608_CFG_LOCKVALUE 86u
-#define KW608_CFG_LOCKCONFIG 87u
-#define KW608_CFG_SLOTLOCKED 88u
-#define KW608_CFG_KEYCONFIG 96u
-#define KW608_KEYCONFIG_PRIVATE 0x0001u
-#define KW608_KEYCONFIG_KEYTYPE(kc) (((kc) >> 2) & 7u)
-#define KW608_KEYTYPE_P256 4u
-
 #endif

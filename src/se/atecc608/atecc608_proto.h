@@ -1,7 +1,9 @@
 /*
  * The ATECC608 protocol as keyward's driver speaks it: internal to keyward
- * (the backend, the tool, the tests), not part of the firmware author's
- * header (include/keyward/port/atecc608.h holds the HAL class and the chip).
+ * (the backend and its tests), not part of the port API
+ * (include/keyward/port/atecc608.h holds the HAL class and the chip;
+ * include/keyward/port/atecc608_admin.h the return codes this layer
+ * shares with it, the configuration-zone layout and its administration).
  *
  * Command layer: wake, command framing with CRC-16, polling, idle/sleep,
  * and one function per command.  No heap, no globals: the caller owns the
@@ -12,24 +14,7 @@
 #ifndef KEYWARD_ATECC608_PROTO_H
 #define KEYWARD_ATECC608_PROTO_H
 
-#include "keyward/port/atecc608.h"
-
-#define KEYWARD_ATECC608_STATUS_MISCOMPARE 0x01u
-#define KEYWARD_ATECC608_STATUS_PARSE 0x03u
-#define KEYWARD_ATECC608_STATUS_ECC_FAULT 0x05u
-#define KEYWARD_ATECC608_STATUS_SELFTEST 0x07u
-#define KEYWARD_ATECC608_STATUS_HEALTH 0x08u
-#define KEYWARD_ATECC608_STATUS_EXECUTION 0x0Fu
-#define KEYWARD_ATECC608_STATUS_AFTER_WAKE 0x11u
-#define KEYWARD_ATECC608_STATUS_WATCHDOG 0xEEu
-#define KEYWARD_ATECC608_STATUS_COMM 0xFFu
-
-#define KEYWARD_ATECC608_E_NAK (-1)     /* no answer within the command's time budget */
-#define KEYWARD_ATECC608_E_CRC (-2)     /* response CRC wrong */
-#define KEYWARD_ATECC608_E_LENGTH (-3)  /* response of an unexpected size */
-#define KEYWARD_ATECC608_E_WAKE (-4)    /* no valid wake reply (04 11 33 43) */
-#define KEYWARD_ATECC608_E_BUS (-5)     /* the HAL reported a bus failure */
-#define KEYWARD_ATECC608_E_ARG (-6)     /* bad argument from the caller */
+#include "keyward/port/atecc608_admin.h"
 
 /* Opcodes (those this driver sends). */
 #define KEYWARD_ATECC608_OP_READ 0x02u
@@ -41,13 +26,8 @@
 #define KEYWARD_ATECC608_OP_GENKEY 0x40u
 #define KEYWARD_ATECC608_OP_SIGN 0x41u
 
-#define KEYWARD_ATECC608_ZONE_CONFIG 0u
-#define KEYWARD_ATECC608_ZONE_OTP 1u
-#define KEYWARD_ATECC608_ZONE_DATA 2u
-
-/* CRC-16 of the datasheet: poly 0x8005, init 0, bits LSB first, no final
- * XOR.  Stored little endian after the bytes it covers. */
-uint16_t keyward_atecc608_crc16(const uint8_t *data, size_t len);
+/* keyward_atecc608_crc16 (port/atecc608_admin.h) is stored little endian
+ * after the bytes it covers. */
 
 /* Builds a command packet (word address 0x03 first) into out.
  * Returns its length, or 0 if out_size is too small or dlen too long. */
@@ -104,8 +84,6 @@ int keyward_atecc608_genkey(keyward_atecc608_t *dev, uint8_t mode, uint8_t slot,
 int keyward_atecc608_retryable(int rc);
 /* The closest PSA status for a return code of this layer. */
 psa_status_t keyward_atecc608_to_psa(int rc);
-/* A short name for a return code ("execution error (0x0F)"). */
-const char *keyward_atecc608_rc_name(int rc);
 
 /* ---- Platform layer -------------------------------------------------------- */
 

@@ -73,7 +73,7 @@ int main(void)
     REQUIRE_EQ(kw_emu_stat(&emu, "cmd_read"), 1);
     REQUIRE(keyward_atecc608_entropy(a, 32) == PSA_ERROR_BAD_STATE);
 
-    REQUIRE_EQ(keyward_atecc608_tool_provision(chip), 0);
+    REQUIRE_EQ(kw_tool("provision", chip), 0);
     kw_emu_ctl(&emu, "stats reset");
     REQUIRE(mbedtls_hardware_poll(NULL, a, sizeof(a), &olen) == 0);
     REQUIRE_EQ(olen, sizeof(a));

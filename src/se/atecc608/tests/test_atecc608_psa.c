@@ -63,10 +63,10 @@ int main(void)
     /* A blank chip: slot 0 is not a key slot yet. */
     s = keyward_key_open(keyref, &id);
     REQUIRE_EQ(s, PSA_ERROR_DOES_NOT_EXIST);
-    REQUIRE_EQ(keyward_atecc608_tool_provision(chip), 0);
+    REQUIRE_EQ(kw_tool("provision", chip), 0);
     /* Provisioning twice is harmless. */
-    REQUIRE_EQ(keyward_atecc608_tool_provision(chip), 0);
-    REQUIRE_EQ(keyward_atecc608_tool_info(chip), 0);
+    REQUIRE_EQ(kw_tool("provision", chip), 0);
+    REQUIRE_EQ(kw_tool("info", chip), 0);
 
     /* GenKey through psa_generate_key in the ATECC608 location. */
     s = keyward_key_generate(keyref, PSA_KEY_TYPE_RSA_KEY_PAIR, 2048, &gen);

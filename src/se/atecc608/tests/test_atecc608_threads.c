@@ -55,7 +55,7 @@ int main(void)
     REQUIRE(keyward_init() == PSA_SUCCESS);
     snprintf(chip, sizeof(chip), "atecc608:bus=%s", emu.bus);
     snprintf(keyref, sizeof(keyref), "atecc608:slot=0;bus=%s", emu.bus);
-    REQUIRE_EQ(keyward_atecc608_tool_provision(chip), 0);
+    REQUIRE_EQ(kw_tool("provision", chip), 0);
     REQUIRE_EQ(keyward_key_generate(keyref, PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_SECP_R1), 256,
                                   &gen),
              PSA_SUCCESS);
