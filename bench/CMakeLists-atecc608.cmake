@@ -3,9 +3,9 @@
 #   bench/footprint.sh  Cortex-M4 footprint (run by the target atecc608_footprint)
 add_executable(atecc608_handshake ${CMAKE_CURRENT_LIST_DIR}/atecc608_handshake.c
                ${PROJECT_SOURCE_DIR}/tests/atecc608/emu_helper.c
-               ${PROJECT_SOURCE_DIR}/tools/atecc608_tool.c)
+               ${PROJECT_SOURCE_DIR}/src/se/atecc608/tool/atecc608_tool.c)
 target_include_directories(atecc608_handshake PRIVATE ${PROJECT_SOURCE_DIR}/src
-                           ${PROJECT_SOURCE_DIR}/tools)
+                           ${PROJECT_SOURCE_DIR}/src/se/atecc608/tool)
 target_link_libraries(atecc608_handshake PRIVATE keyward)
 target_compile_options(atecc608_handshake PRIVATE -Wall -Wextra -Werror)
 add_custom_target(atecc608_bench

@@ -6,8 +6,8 @@
  *                  [--connect-timeout S] [--max-time S] --cacert CA.pem
  *                  --cert CERTREF [--chain CHAIN.pem] --key KEYREF URL
  *
- * CERTREF: a file, or the certificate in the SE (pkcs11:...;type=cert,
- * tpm2:nv=0x01XXXXXX; include/keyward/cert.h); intermediates from --chain.
+ * CERTREF: a file, or the certificate in the SE (the CERTREF schemes of the
+ * build's backends, --help; include/keyward/cert.h); intermediates from --chain.
  *
  * URL: https://host:port/path (GET, body to stdout) or tls://host:port
  * (handshake, then the server's verdict on the certificate and close_notify).
@@ -34,6 +34,7 @@
 
 #include "keyward/cert.h"
 #include "keyward/keyward.h"
+#include "keyward/port/backend.h"
 #include "keyward/port/mbedtls_compat.h"
 #include "keyward/tls.h"
 #include "mbedtls/debug.h"
@@ -164,10 +165,13 @@ static void usage(void)
             "                      [--connect-timeout S] [--max-time S] --cacert CA.pem\n"
             "                      --cert CERTREF [--chain CHAIN.pem] --key KEYREF URL\n"
             "  URL  https://host:port/path (GET, prints the body) or tls://host:port\n"
-            "  KEYREF pkcs11:..., atecc608:slot=N, tpm2:handle=..|file=.., file:key.pem\n"
-            "  CERTREF CERT.pem, pkcs11:...;type=cert, tpm2:nv=0x01XXXXXX\n"
+            "  KEYREF %s%sfile:key.pem\n"
+            "  CERTREF CERT.pem%s%s\n"
             "  exit status: 0 ok, 2 usage, 6 resolve, 7 connect, 18 partial body, 22 HTTP error,\n"
-            "               28 timeout, 35 TLS/alert, 56 receive, 58 certificate/key problem\n");
+            "               28 timeout, 35 TLS/alert, 56 receive, 58 certificate/key problem\n",
+            /* the KEYREF and CERTREF forms of this build's backends (their declarations) */
+            KEYWARD_KEYREF_HELP, KEYWARD_KEYREF_HELP[0] != '\0' ? ", " : "",
+            KEYWARD_CERTREF_HELP[0] != '\0' ? ", " : "", KEYWARD_CERTREF_HELP);
 }
 
 static int parse_version(const char *s)
@@ -375,6 +379,24 @@ static int load_cert_file(mbedtls_x509_crt *crt, const char *what, const char *p
     return 0;
 }
 
+/* An SE CERTREF: a scheme of this build's backends (the generated table),
+ * or a scheme-shaped reference that names no file ("tpm2:nv=..." in a build
+ * without that backend): the library refuses it with the scheme named. */
+static int certref_is_se(const char *certref)
+{
+    const keyward_backend_t *be;
+    struct stat st;
+
+    if (strncmp(certref, "file:", 5) == 0 || keyward_ref_scheme_len(certref) == 0) {
+        return 0;
+    }
+    be = keyward_backend_by_keyref(certref);
+    if (be != NULL) {
+        return be->cert_read != NULL; /* else a file, as any other name */
+    }
+    return stat(certref, &st) != 0;
+}
+
 /* A file CERTREF is parsed here first, and let go: the message then names
  * the file and says what is wrong with it, in Mbed TLS's words.  An SE
  * reference is not printed (it may carry a PIN): the identity reports it. */
@@ -383,7 +405,7 @@ static int check_certref_file(const char *what, const char *certref)
     mbedtls_x509_crt scratch;
     int rc;
 
-    if (strncmp(certref, "pkcs11:", 7) == 0 || strncmp(certref, "tpm2:", 5) == 0) {
+    if (certref_is_se(certref)) {
         return 0;
     }
     mbedtls_x509_crt_init(&scratch);
