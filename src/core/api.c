@@ -192,12 +192,13 @@ static void unknown_scheme(const char *keyref)
     size_t n = keyward_ref_scheme_len(keyref);
 
     (void)keyward_keyref_redact(keyref == NULL ? "" : keyref, shown, sizeof(shown));
+    /* The KEYREF last: the redaction masks a secret up to the next ';'. */
     if (n > 0) {
-        keyward_set_error("unknown KEYREF scheme in '%s': no backend for scheme '%.*s' "
-                          "(this build: " KEYWARD_ALL_KEY_SCHEMES ")",
-                          shown, (int)n, keyref);
+        keyward_set_error("no backend for scheme '%.*s' (this build: " KEYWARD_ALL_KEY_SCHEMES
+                          "): unknown KEYREF scheme in '%s'",
+                          (int)n, keyref, shown);
     } else {
-        keyward_set_error("unknown KEYREF scheme in '%s' (this build: " KEYWARD_ALL_KEY_SCHEMES ")",
+        keyward_set_error("unknown KEYREF scheme (this build: " KEYWARD_ALL_KEY_SCHEMES ") in '%s'",
                           shown);
     }
 #else
