@@ -187,7 +187,6 @@ static psa_status_t open_builtin(const keyward_backend_t *be, const char *keyref
  * the schemes this build has (the backends' declarations). */
 static void unknown_scheme(const char *keyref)
 {
-#if !defined(KEYWARD_NO_ERROR_TEXT)
     char shown[48];
     size_t n = keyward_ref_scheme_len(keyref);
 
@@ -201,9 +200,6 @@ static void unknown_scheme(const char *keyref)
         keyward_set_error("unknown KEYREF scheme (this build: " KEYWARD_ALL_KEY_SCHEMES ") in '%s'",
                           shown);
     }
-#else
-    (void)keyref;
-#endif
 }
 
 psa_status_t keyward_key_open(const char *keyref, psa_key_id_t *key)
@@ -273,7 +269,9 @@ psa_status_t keyward_key_generate(const char *keyref, psa_key_type_t type, size_
     keyward_secrets_collect();
     mark = keyward_secrets_mark();
     if (be == NULL) {
+#if !defined(KEYWARD_NO_ERROR_TEXT) /* an MCU build has no text to make */
         unknown_scheme(keyref);
+#endif
         return PSA_ERROR_INVALID_ARGUMENT;
     }
     status = keyward_set_generate_target(keyref);
