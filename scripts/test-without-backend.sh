@@ -4,7 +4,7 @@
 # The backend contract's promise: removing a backend folder, and nothing else, leaves
 # configure, build and ctest green for the rest.  Copies the tracked tree into a scratch
 # folder (BUILD_DIR's sibling build-without-NAME, so ccache's relative paths match the
-# main build's), deletes src/se/NAME, configures against BUILD_DIR's hooked Mbed TLS copy
+# main build's), deletes src/se/NAME, configures against BUILD_DIR's Mbed TLS source
 # (nothing fetched; no firmware, as in test-atecc608-only), builds, runs the whole ctest
 # suite, and checks that a KEYREF of the removed backend is refused naming its scheme.
 # The scratch folder is removed at the end (KEEP_SCRATCH=1 keeps it).
@@ -22,14 +22,15 @@ scheme=$(sed -n 's/.*KEY_SCHEMES \([a-z0-9]*\).*/\1/p' "$src/src/se/$name/CMakeL
 scratch=$(dirname "$build")/build-without-$name
 rm -rf "$scratch"
 [ -n "${KEEP_SCRATCH:-}" ] || trap 'rm -rf "$scratch"' EXIT
-mkdir -p "$scratch"
-(cd "$src" && git ls-files -z --cached --others --exclude-standard |
-    while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
-    tar -cf - --null -T -) | tar -xf - -C "$scratch"
+"$src/scripts/copy-tree.sh" "$src" "$scratch"
 rm -rf "$scratch/src/se/$name"
 echo "== $scratch: the tree without src/se/$name"
+# The main build's Mbed TLS source when it is a folder (its pristine tree: the hook tests
+# compare against it), else its hooked copy; either way nothing is fetched.
+mbedtls=$(sed -n 's/^MBEDTLS_SOURCE_DIR:PATH=//p' "$build/CMakeCache.txt")
+[ -d "$mbedtls" ] || mbedtls=$build/mbedtls-src
 cmake -S "$scratch" -B "$scratch/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKEYWARD_FIRMWARE=OFF \
-      -DMBEDTLS_SOURCE_DIR="$build/mbedtls-src"
+      -DMBEDTLS_SOURCE_DIR="$mbedtls"
 cmake --build "$scratch/build" -j"$jobs"
 # (the table and the per-build header: the tool dispatch names paths, which hold $name)
 if grep -qw "$name" "$scratch/build/keyward-gen/keyward_backends_table.h" \

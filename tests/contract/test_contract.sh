@@ -16,10 +16,7 @@ bad() { echo "FAIL $1"; fail=$((fail+1)); }
 # fresh: a scratch copy of the tracked (and new, unignored) files in $tmp/src
 fresh() {
     rm -rf "$tmp/src" "$tmp/b"
-    mkdir -p "$tmp/src"
-    (cd "$KW_SOURCE_DIR" && git ls-files -z --cached --others --exclude-standard |
-        while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
-        tar -cf - --null -T -) | tar -xf - -C "$tmp/src" || { bad "cannot copy the tree"; exit 1; }
+    "$KW_SOURCE_DIR/scripts/copy-tree.sh" "$KW_SOURCE_DIR" "$tmp/src" || { bad "cannot copy the tree"; exit 1; }
 }
 # configure_full / collect: rc in $rc, the whole output in $out
 configure_full() {

@@ -13,10 +13,7 @@ ok() { echo "ok   $1"; pass=$((pass+1)); }
 bad() { echo "FAIL $1"; fail=$((fail+1)); }
 scratch=$(dirname "$KW_BUILD_DIR")/$(basename "$KW_BUILD_DIR")-contract-example
 rm -rf "$scratch"; trap 'rm -rf "$scratch"' EXIT
-mkdir -p "$scratch"
-(cd "$KW_SOURCE_DIR" && git ls-files -z --cached --others --exclude-standard |
-    while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
-    tar -cf - --null -T -) | tar -xf - -C "$scratch"
+"$KW_SOURCE_DIR/scripts/copy-tree.sh" "$KW_SOURCE_DIR" "$scratch" || { bad "cannot copy the tree"; exit 1; }
 b=$scratch/build
 if cmake -S "$scratch" -B "$b" -DKEYWARD_FIRMWARE=OFF -DKEYWARD_EXAMPLE_BACKEND=ON \
          -DMBEDTLS_SOURCE_DIR="$KW_BUILD_DIR/mbedtls-src" >"$scratch/configure.log" 2>&1; then
