@@ -23,10 +23,6 @@ configure_full() {
     out=$(cmake -S "$tmp/src" -B "$tmp/b" -DKEYWARD_FIRMWARE=OFF \
               -DMBEDTLS_SOURCE_DIR="$KW_BUILD_DIR/mbedtls-src" 2>&1); rc=$?
 }
-collect() {
-    out=$(cmake -DKW_SOURCE_DIR="$tmp/src" -DKW_BACKENDS="${1:-atecc608}" -DKW_OUT="$tmp/gen" \
-              -P "$tmp/src/cmake/keyward-backends.cmake" 2>&1); rc=$?
-}
 # expect NAME WORDS...: the last run failed, and its message holds every word
 expect_refused() {
     local name=$1 good=1; shift
@@ -54,28 +50,42 @@ good_body() { # [PART VALUE]... replaced
     echo "keyward_backend(zz ID $id LOCATIONS $loc KEY_SCHEMES $ks ${ops:+OPS $ops} ${src:+SOURCES $src})"
 }
 
-# 1. A copied backend folder: keyward's configure fails naming both folders.
+# The backends this tree has (it may lack some: make test-without-backend runs this too).
+# part FOLDER KEYWORD: the first value of KEYWORD in src/se/FOLDER's declaration.
+part() { sed -n "s/^ *$2 \\([^ )]*\\).*/\\1/p" "$tmp/src/src/se/$1/CMakeLists.txt" | head -1; }
 fresh
-cp -a "$tmp/src/src/se/pkcs11" "$tmp/src/src/se/pkcs11b"
+folders=$(cd "$tmp/src/src/se" && ls -d */ | tr -d / | sort)
+[ -n "$folders" ] || { bad "no backend folder in src/se"; exit 1; }
+# 1. A copied backend folder (pkcs11 when the tree has it): configure fails naming both.
+a=$(echo "$folders" | grep -x pkcs11 || echo "$folders" | head -1)
+cp -a "$tmp/src/src/se/$a" "$tmp/src/src/se/${a}b"
 configure_full
-expect_refused "src/se/pkcs11 copied to src/se/pkcs11b: configure refuses" \
-    "src/se/pkcs11 and src/se/pkcs11b both claim the name 'pkcs11'" "the id 1" \
-    "the location 0x804B01" "the key scheme 'pkcs11:'" "the cert scheme 'pkcs11:'"
+expect_refused "src/se/$a copied to src/se/${a}b: configure refuses" \
+    "src/se/$a and src/se/${a}b both claim the name '$a'" "the id $(part "$a" ID)" \
+    "the location $(part "$a" LOCATIONS)" "the key scheme '$(part "$a" KEY_SCHEMES):'"
 [ -f "$tmp/b/Makefile" ] && bad "a refused configure generated a Makefile"
 
-# 2. Each clash alone, and the missing parts (cmake -P: the same checks).
+# 2. Each clash alone (with the first and the last folder), and the missing parts
+# (cmake -P: the same checks).
 fresh
+first=$(echo "$folders" | head -1) last=$(echo "$folders" | tail -1)
+mcu=$(for f in $folders; do grep -q MCU_SOURCES "$tmp/src/src/se/$f/CMakeLists.txt" && echo "$f"; done | head -1)
+collect() { # the MCU side's reading of every declaration (for a backend with MCU_SOURCES)
+    out=$(cmake -DKW_SOURCE_DIR="$tmp/src" -DKW_BACKENDS="$mcu" -DKW_OUT="$tmp/gen" \
+              -P "$tmp/src/cmake/keyward-backends.cmake" 2>&1); rc=$?
+}
 collect; expect_accepted "the tree's own declarations pass"
 declare_backend zz "$(good_body)"
 collect; expect_accepted "a new backend that clashes with nobody passes"
-declare_backend zz "$(good_body ID 3)"
-collect; expect_refused "same id refused" "src/se/tpm2 and src/se/zz both claim the id 3"
-declare_backend zz "$(good_body LOC 0x804B02)"
-collect; expect_refused "same location refused" "src/se/atecc608 and src/se/zz both claim the location 0x804B02"
-declare_backend zz "$(good_body KS tpm2)"
-collect; expect_refused "same key scheme refused" "src/se/tpm2 and src/se/zz both claim the key scheme 'tpm2:'"
-declare_backend zz "$(good_body OPS keyward_pkcs11_backend)"
-collect; expect_refused "same ops table refused" "src/se/pkcs11 and src/se/zz both claim the ops table"
+id=$(part "$last" ID) loc=$(part "$first" LOCATIONS) ks=$(part "$last" KEY_SCHEMES) ops=$(part "$first" OPS)
+declare_backend zz "$(good_body ID "$id")"
+collect; expect_refused "same id refused" "src/se/$last and src/se/zz both claim the id $id"
+declare_backend zz "$(good_body LOC "$loc")"
+collect; expect_refused "same location refused" "src/se/$first and src/se/zz both claim the location $loc"
+declare_backend zz "$(good_body KS "$ks")"
+collect; expect_refused "same key scheme refused" "src/se/$last and src/se/zz both claim the key scheme '$ks:'"
+declare_backend zz "$(good_body OPS "$ops")"
+collect; expect_refused "same ops table refused" "src/se/$first and src/se/zz both claim the ops table $ops"
 declare_backend zz "$(good_body OPS '')"
 collect; expect_refused "missing OPS refused" "src/se/zz" "required part OPS is missing"
 declare_backend zz "$(good_body SRC '')"
@@ -94,10 +104,12 @@ declare_backend zz "$(good_body KS file)"
 collect; expect_refused "the scheme 'file' refused" "scheme 'file'"
 rm -rf "$tmp/src/src/se/zz"
 
-# 3. A tree without a backend folder still checks out, and its table has no trace of it.
-rm -rf "$tmp/src/src/se/tpm2"
-collect atecc608; expect_accepted "src/se/tpm2 removed: the others' declarations pass"
-if grep -q "tpm2" "$tmp/gen/keyward/port/backends_build.h" "$tmp/gen/keyward_backends_table.h"; then
+# 3. A tree without a backend folder (one without MCU_SOURCES) still checks out, and the
+# generated headers have no trace of it.
+gone=$(for f in $folders; do [ "$f" != "$mcu" ] && echo "$f"; done | tail -1)
+rm -rf "$tmp/src/src/se/$gone"
+collect; expect_accepted "src/se/$gone removed: the others' declarations pass"
+if grep -qw "$gone" "$tmp/gen/keyward/port/backends_build.h" "$tmp/gen/keyward_backends_table.h"; then
     bad "a removed backend left a trace in the generated headers"
 else
     ok "a removed backend leaves no trace in the generated headers"
