@@ -15,7 +15,7 @@ endif
 MBEDTLS4_TARBALL ?= ../shared/mbedtls-4.0.0.tar.xz
 MBEDTLS4_SOURCE_DIR ?= $(wildcard $(MBEDTLS4_TARBALL))
 
-.PHONY: all deps build demo test test-asan test-mbedtls4 build-mbedtls4 mbedtls4-tree check bench footprint firmware clean test-atecc608-only
+.PHONY: all deps build demo test test-asan test-mbedtls4 build-mbedtls4 mbedtls4-tree check bench footprint firmware clean test-atecc608-only test-without-backend
 
 all: build
 
@@ -74,6 +74,12 @@ test-atecc608-only: build
 	scripts/check-atecc608-only.sh $(BUILD_ATECC608_ONLY)
 	ctest --test-dir $(BUILD_ATECC608_ONLY) --output-on-failure -j$(JOBS) --timeout 600 \
 	    -R '^atecc608_' -E '^atecc608_mixed$$'
+
+# The backend contract: the tree without src/se/$(BACKEND) (a scratch copy) configures,
+# builds and passes its whole ctest suite, and refuses that backend's KEYREFs by scheme.
+test-without-backend: build
+	$(if $(BACKEND),,$(error test-without-backend: say which, e.g. BACKEND=tpm2))
+	scripts/test-without-backend.sh $(BACKEND) $(BUILD) $(JOBS)
 
 # Both Mbed TLS lines side by side when a 4.x tree is at hand.
 bench: build

@@ -75,15 +75,25 @@ cat > "$OUT/mcu_config.h" <<EOC
 #undef MBEDTLS_THREADING_C
 #undef MBEDTLS_THREADING_PTHREAD
 EOC
+# The backend's MCU sources, its headers and the backend table, from its declaration
+# (src/se/atecc608/CMakeLists.txt), checked and written by the backend contract.
+cmake -DKW_SOURCE_DIR="$SRC" -DKW_BACKENDS=atecc608 -DKW_OUT="$OUT/gen" \
+      -P "$SRC/cmake/keyward-backends.cmake" >&2 || die "the backend declarations do not check out"
+ATECC="" BACKEND_INC=()
+while read -r line; do
+    case $line in
+        -I*) BACKEND_INC+=("$line") ;;
+        *) ATECC="$ATECC ${line#"$SRC"/}" ;;
+    esac
+done <"$OUT/gen/backends.list"
 CFLAGS=(-Os -mcpu=cortex-m4 -mthumb -ffunction-sections -fdata-sections -std=c11
         -Wall -Wextra -Werror
         "${LINE_FLAGS[@]}" -DKEYWARD_NO_THREADS
         -DKEYWARD_NO_ERROR_TEXT -DKEYWARD_NO_FILE_KEYS -DKEYWARD_BUILTIN_KEYREF_BY_REFERENCE
-        -DKEYWARD_WITH_ATECC608 -DKEYWARD_BUILTIN_MAX=2 -DKEYWARD_KEYREF_MAX=32
+        -DKEYWARD_BUILTIN_MAX=2 -DKEYWARD_KEYREF_MAX=32
         -DKEYWARD_REF_MAX=32u -DKEYWARD_ATECC608_PUBKEY_CACHE=1 -DKEYWARD_SECRETS_MAX=0
-        -I"$SRC/include" -I"$SRC/src" -I"$INC")
+        -I"$SRC/include" "${BACKEND_INC[@]}" -I"$OUT/gen" -I"$SRC/src" -I"$INC")
 CORE="src/core/driver.c src/core/keybuf.c src/core/builtin.c src/core/backends.c src/core/api.c src/core/keyref.c src/core/redact.c src/core/secrets.c"
-ATECC="src/se/atecc608/atecc608_proto.c src/se/atecc608/atecc608_chip.c src/se/atecc608/atecc608_backend.c src/se/atecc608/atecc608_single.c"
 compile() { # FILE [EXTRA CFLAGS...] -> prints the object path
     local f=$1 o
     shift

@@ -52,9 +52,7 @@ set(KW_INSTALL_HEADERS
   port/psa_driver.h=keyward_psa_sign_hash
   port/locations.h=-
   port/i2c.h=-
-  port/mbedtls_compat.h=keyward_compat_pk_wrap_psa
-  port/atecc608.h=keyward_atecc608_init
-  port/atecc608_admin.h=keyward_atecc608_admin_open)
+  port/mbedtls_compat.h=keyward_compat_pk_wrap_psa)
 # A header kept outside include/keyward/ (e.g. in its backend's folder) is
 # added, before this file is read, as
 #   set_property(GLOBAL APPEND PROPERTY KEYWARD_INSTALL_HEADERS_EXTRA "SOURCE|PATH=SYMBOL")

@@ -6,8 +6,8 @@
  *                  [--connect-timeout S] [--max-time S] --cacert CA.pem
  *                  --cert CERTREF [--chain CHAIN.pem] --key KEYREF URL
  *
- * CERTREF: a file, or the certificate in the SE (pkcs11:...;type=cert,
- * tpm2:nv=0x01XXXXXX; include/keyward/cert.h); intermediates from --chain.
+ * CERTREF: a file, or the certificate in the SE (the CERTREF schemes of the
+ * build's backends, --help; include/keyward/cert.h); intermediates from --chain.
  *
  * URL: https://host:port/path (GET, body to stdout) or tls://host:port
  * (handshake, then the server's verdict on the certificate and close_notify).

@@ -4,8 +4,8 @@
  *   keyward-tool cert-store CERTREF cert.pem [--force]   PEM or DER in, DER into the SE
  *   keyward-tool cert-get CERTREF                        PEM to stdout
  *
- * CERTREF: pkcs11:...;type=cert (object= and/or id=) or tpm2:nv=0x01XXXXXX[;tcti=...]
- * (include/keyward/cert.h).  Exit 0 on success, 1 on failure, 2 on bad usage.
+ * CERTREF: a certificate reference of one of the build's backends that keep
+ * certificates (CERT_SCHEMES of its declaration; include/keyward/cert.h).  Exit 0 on success, 1 on failure, 2 on bad usage.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +14,7 @@
 #include "keyward-tool.h"
 #include "keyward/cert.h"
 #include "keyward/keyward.h"
+#include "keyward/port/backends_build.h" /* KEYWARD_CERTREF_HELP */
 #include "mbedtls/pem.h"
 
 #define PEM_BEGIN "-----BEGIN CERTIFICATE-----\n"
@@ -132,7 +133,9 @@ int keyward_tool_cert(int argc, char **argv)
     if (certref == NULL || (strcmp(cmd, "cert-store") == 0 && file == NULL)) {
         fprintf(stderr, "usage: keyward-tool cert-store CERTREF cert.pem [--force]\n"
                         "       keyward-tool cert-get CERTREF\n"
-                        "  CERTREF pkcs11:...;object=..;type=cert?... | tpm2:nv=0x01XXXXXX[;tcti=..]\n");
+                        "  CERTREF %s\n",
+                /* this build's CERTREF forms (the backends' declarations) */
+                KEYWARD_CERTREF_HELP[0] != '\0' ? KEYWARD_CERTREF_HELP : "(no backend of this build keeps certificates)");
         return 2;
     }
     status = keyward_init();

@@ -4,8 +4,8 @@
  *   keyward-tool keygen KEYREF --type ec-p256|ec-p384|ec-p521|rsa-2048|rsa-3072|rsa-4096
  *   keyward-tool pubkey KEYREF             public key, PEM, to stdout
  *   keyward-tool csr KEYREF --subject DN   PEM CSR signed inside the SE
- *   keyward-tool info atecc608:[bus=...]   ATECC608 serial, revision, locks, slots
- *   keyward-tool provision atecc608:[bus=...]  ATECC608 default config, then lock
+ *   keyward-tool SUBCOMMAND KEYREF         a backend's own subcommands (TOOL_COMMANDS of
+ *                                          its declaration, src/se/<name>/CMakeLists.txt)
  *   keyward-tool cert-store CERTREF cert.pem [--force] / cert-get CERTREF  (keyward-tool-cert.c)
  *   keyward-tool check-identity CERTREF KEYREF [--chain CHAINREF]  (keyward-tool-identity.c)
  */
@@ -13,12 +13,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#if defined(KEYWARD_TOOL_ATECC608)
-#include "atecc608_tool.h"
-#endif
 #include "keyward-tool.h"
 #include "keyward/keyward.h"
 #include "keyward/port/mbedtls_compat.h"
+#include "keyward_tool_commands.h"
 #include "mbedtls/error.h"
 #include "mbedtls/pk.h"
 #include "mbedtls/psa_util.h"
@@ -31,9 +29,27 @@ static void usage(void)
             "usage: keyward-tool keygen KEYREF --type ec-p256|ec-p384|ec-p521|rsa-2048|rsa-3072|rsa-4096\n"
             "       keyward-tool pubkey KEYREF\n"
             "       keyward-tool csr KEYREF --subject \"CN=...,O=...\"\n"
-            "       keyward-tool info|provision atecc608:[bus=unix:PATH|/dev/i2c-N][;addr=0x60]\n"
+            KEYWARD_TOOL_USAGE
             "       keyward-tool cert-store CERTREF cert.pem [--force] | cert-get CERTREF\n"
             "       keyward-tool check-identity CERTREF KEYREF [--chain CHAINREF]\n");
+}
+
+/* The backends' own subcommands (src/se/<name>/CMakeLists.txt, TOOL_COMMANDS). */
+typedef struct {
+    const char *name;
+    int (*run)(const char *keyref);
+} backend_command_t;
+
+static const backend_command_t backend_commands[] = {KEYWARD_TOOL_COMMANDS{NULL, NULL}};
+
+static const backend_command_t *backend_command(const char *cmd)
+{
+    for (size_t i = 0; backend_commands[i].name != NULL; i++) {
+        if (strcmp(cmd, backend_commands[i].name) == 0) {
+            return &backend_commands[i];
+        }
+    }
+    return NULL;
 }
 
 static int key_error(const char *what, const char *keyref, psa_status_t status)
@@ -191,12 +207,8 @@ int main(int argc, char **argv)
         } else {
             ret = make_csr(key, subject);
         }
-#if defined(KEYWARD_TOOL_ATECC608)
-    } else if (strcmp(cmd, "info") == 0) {
-        ret = keyward_atecc608_tool_info(keyref);
-    } else if (strcmp(cmd, "provision") == 0) {
-        ret = keyward_atecc608_tool_provision(keyref);
-#endif
+    } else if (backend_command(cmd) != NULL) {
+        ret = backend_command(cmd)->run(keyref);
     } else {
         usage();
         ret = 2;

@@ -18,9 +18,6 @@
 #include "mbedtls/error.h"
 #include "mbedtls/platform_util.h"
 
-/* SE schemes keyward knows, compiled in or not: a reference to one that is
- * not in this build must say so, not fail as a missing file. */
-static const char *const se_schemes[] = {"pkcs11:", "tpm2:", "atecc608:"};
 
 /* name: a file path, or "" (an SE reference may carry a PIN). */
 static void set_mbedtls_error(const char *what, const char *name, int rc)
@@ -31,6 +28,18 @@ static void set_mbedtls_error(const char *what, const char *name, int rc)
 #endif
     keyward_set_error("%s%s%s: %s (-0x%04x)", what, name[0] ? " " : "", name, buf,
                       (unsigned)-rc);
+}
+
+/* A reference in the shape of an SE scheme ("tpm2:nv=...") that no backend of
+ * this build takes, and that is no file either (a file may be named
+ * "a:b.pem"): refused with the scheme named, not as a missing file. */
+static int certref_no_backend(const char *certref)
+{
+    struct stat st;
+
+    return certref != NULL && keyward_ref_scheme_len(certref) > 0 &&
+           strncmp(certref, "file:", 5) != 0 && keyward_backend_by_keyref(certref) == NULL &&
+           stat(certref, &st) != 0;
 }
 
 /* The backend whose scheme starts certref, with cert_read or cert_write;
@@ -49,13 +58,12 @@ static const keyward_backend_t *se_of(const char *certref, int write, psa_status
         }
         return be;
     }
-    for (size_t i = 0; i < sizeof(se_schemes) / sizeof(se_schemes[0]); i++) {
-        if (strncmp(certref, se_schemes[i], strlen(se_schemes[i])) == 0) {
-            keyward_set_error("this keyward is built without the %.*s backend",
-                              (int)strlen(se_schemes[i]) - 1, se_schemes[i]);
-            *status = PSA_ERROR_NOT_SUPPORTED;
-            return NULL;
-        }
+    if (certref_no_backend(certref)) {
+        keyward_set_error("no backend for scheme '%.*s' (this build keeps certificates in: %s)",
+                          (int)keyward_ref_scheme_len(certref), certref,
+                          KEYWARD_CERT_SCHEMES[0] != '\0' ? KEYWARD_CERT_SCHEMES : "none");
+        *status = PSA_ERROR_NOT_SUPPORTED;
+        return NULL;
     }
     return NULL;
 }
@@ -65,7 +73,8 @@ static const keyward_backend_t *se_of(const char *certref, int write, psa_status
 static psa_status_t se_refused(psa_status_t status)
 {
     if (status == PSA_SUCCESS) {
-        keyward_set_error("not an SE certificate reference (pkcs11:...;type=cert, tpm2:nv=...)");
+        keyward_set_error("not an SE certificate reference (this build: %s)",
+                          KEYWARD_CERT_SCHEMES[0] != '\0' ? KEYWARD_CERT_SCHEMES : "none");
         status = PSA_ERROR_INVALID_ARGUMENT;
     }
     return status;

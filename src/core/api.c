@@ -116,6 +116,32 @@ static psa_status_t open_builtin(const keyward_backend_t *be, const char *keyref
                                 psa_get_key_enrollment_algorithm(&attr), key);
 }
 
+/* The schemes this build takes, for the message below. */
+#if defined(KEYWARD_NO_FILE_KEYS)
+#define KEYWARD_ALL_KEY_SCHEMES KEYWARD_KEY_SCHEMES
+#else
+#define KEYWARD_ALL_KEY_SCHEMES KEYWARD_KEY_SCHEMES ", file:"
+#endif
+
+/* A KEYREF no backend of this build takes: its scheme (never a secret) and
+ * the schemes this build has (the backends' declarations). */
+static void unknown_scheme(const char *keyref)
+{
+    char shown[48];
+    size_t n = keyward_ref_scheme_len(keyref);
+
+    (void)keyward_keyref_redact(keyref == NULL ? "" : keyref, shown, sizeof(shown));
+    /* The KEYREF last: the redaction masks a secret up to the next ';'. */
+    if (n > 0) {
+        keyward_set_error("no backend for scheme '%.*s' (this build: " KEYWARD_ALL_KEY_SCHEMES
+                          "): unknown KEYREF scheme in '%s'",
+                          (int)n, keyref, shown);
+    } else {
+        keyward_set_error("unknown KEYREF scheme (this build: " KEYWARD_ALL_KEY_SCHEMES ") in '%s'",
+                          shown);
+    }
+}
+
 psa_status_t keyward_key_open(const char *keyref, psa_key_id_t *key)
 {
     psa_status_t status = PSA_ERROR_CORRUPTION_DETECTED;
@@ -139,10 +165,7 @@ psa_status_t keyward_key_open(const char *keyref, psa_key_id_t *key)
 #endif
     be = keyward_backend_by_keyref(keyref);
     if (be == NULL) {
-        char shown[48];
-        (void)keyward_keyref_redact(keyref, shown, sizeof(shown));
-        keyward_set_error("unknown KEYREF scheme in '%s' (pkcs11:, atecc608:, tpm2:, file:)",
-                          shown);
+        unknown_scheme(keyref);
         return PSA_ERROR_INVALID_ARGUMENT;
     }
     status = keyward_ref_from_keyref(be, keyref, ref, sizeof(ref), &ref_len);
@@ -186,7 +209,9 @@ psa_status_t keyward_key_generate(const char *keyref, psa_key_type_t type, size_
     keyward_secrets_collect();
     mark = keyward_secrets_mark();
     if (be == NULL) {
-        keyward_set_error("unknown KEYREF scheme");
+#if !defined(KEYWARD_NO_ERROR_TEXT) /* an MCU build has no text to make */
+        unknown_scheme(keyref);
+#endif
         return PSA_ERROR_INVALID_ARGUMENT;
     }
     status = keyward_set_generate_target(keyref);

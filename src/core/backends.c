@@ -1,19 +1,12 @@
-/* The backends compiled into this build.  keyward's CMake generates the
- * table from the backends that src/se/<name>/CMakeLists.txt registered
- * (cmake/keyward-backends.cmake); a build without it (the MCU firmware,
- * bench/footprint.sh) has the ATECC608 backend alone. */
+/* The backends compiled into this build.  The table is generated from the
+ * keyward_backend() declarations of src/se/<name>/CMakeLists.txt
+ * (cmake/keyward-backends.cmake): by keyward's CMake, and for builds without
+ * it (the MCU firmware, bench/footprint.sh) by the same file run as a script
+ * for the backends they compile. */
 #include <string.h>
 
 #include "keyward/port/backend.h"
-
-#if defined(KEYWARD_BACKENDS_GENERATED)
 #include "keyward_backends_table.h"
-#elif defined(KEYWARD_WITH_ATECC608)
-extern const keyward_backend_t keyward_atecc608_backend;
-#define KEYWARD_BACKEND_ENTRIES &keyward_atecc608_backend,
-#else
-#define KEYWARD_BACKEND_ENTRIES
-#endif
 
 const keyward_backend_t *const keyward_backends[] = {
     KEYWARD_BACKEND_ENTRIES NULL,

@@ -2,7 +2,7 @@
 #ifndef KEYWARD_I2C_SOCKET_H
 #define KEYWARD_I2C_SOCKET_H
 
-#include "keyward/port/atecc608.h"
+#include "keyward/port/i2c.h" /* the HAL class; no backend header: the HAL builds without one */
 
 typedef struct {
     int fd;          /* -1: not connected */

@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* The entry points must refuse without touching an SE: the location is
      * PKCS#11 but the buffers are garbage or point nowhere reachable. */
     psa_set_key_lifetime(&attr, PSA_KEY_LIFETIME_FROM_PERSISTENCE_AND_LOCATION(
-                                    PSA_KEY_PERSISTENCE_VOLATILE, KEYWARD_LOCATION_TPM2 + 0x10));
+                                    PSA_KEY_PERSISTENCE_VOLATILE, KEYWARD_LOCATION_LAST + 0x04));
     psa_set_key_type(&attr, PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_SECP_R1));
     psa_set_key_bits(&attr, 256);
     if (keyward_psa_export_public_key(&attr, data, size, out, sizeof(out), &len) == PSA_SUCCESS) {

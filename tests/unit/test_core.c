@@ -85,7 +85,7 @@ static void builtin_table(void)
         CHECK_STATUS(keyward_psa_get_builtin_key(999, &attr, buf, sizeof(buf), &len),
                      PSA_ERROR_DOES_NOT_EXIST);
         psa_set_key_lifetime(&attr, PSA_KEY_LIFETIME_FROM_PERSISTENCE_AND_LOCATION(
-                                        PSA_KEY_PERSISTENCE_READ_ONLY, KEYWARD_LOCATION_TPM2));
+                                        PSA_KEY_PERSISTENCE_READ_ONLY, KEYWARD_LOCATION_LAST));
         CHECK_STATUS(keyward_psa_get_builtin_key(1, &attr, buf, sizeof(buf), &len),
                      PSA_ERROR_DOES_NOT_EXIST);
     }

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "keyward/errors.h"
+#include "keyward/port/backend.h"
 #include "keyward/port/mbedtls_compat.h"
 #include "keyward/tls.h"
 #include "mbedtls/x509_crt.h"
@@ -50,6 +51,24 @@ static int load_cert_file(mbedtls_x509_crt *crt, const char *what, const char *p
     return 0;
 }
 
+/* An SE CERTREF: a scheme of this build's backends (the generated table),
+ * or a scheme-shaped reference that names no file ("tpm2:nv=..." in a build
+ * without that backend): the library refuses it with the scheme named. */
+static int certref_is_se(const char *certref)
+{
+    const keyward_backend_t *be;
+    struct stat st;
+
+    if (strncmp(certref, "file:", 5) == 0 || keyward_ref_scheme_len(certref) == 0) {
+        return 0;
+    }
+    be = keyward_backend_by_keyref(certref);
+    if (be != NULL) {
+        return be->cert_read != NULL; /* else a file, as any other name */
+    }
+    return stat(certref, &st) != 0;
+}
+
 /* A file CERTREF is parsed here first, and let go: the message then names
  * the file and says what is wrong with it, in Mbed TLS's words.  An SE
  * reference is not printed (it may carry a PIN): the identity reports it. */
@@ -58,7 +77,7 @@ static int check_certref_file(const char *what, const char *certref)
     mbedtls_x509_crt scratch;
     int rc;
 
-    if (strncmp(certref, "pkcs11:", 7) == 0 || strncmp(certref, "tpm2:", 5) == 0) {
+    if (certref_is_se(certref)) {
         return 0;
     }
     mbedtls_x509_crt_init(&scratch);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keyward/port/backends_build.h"
 #include "client.h"
 #include "options.h"
 
@@ -19,10 +20,13 @@ static void usage(void)
             "                      [--connect-timeout S] [--max-time S] --cacert CA.pem\n"
             "                      --cert CERTREF [--chain CHAIN.pem] --key KEYREF URL\n"
             "  URL  https://host:port/path (GET, prints the body) or tls://host:port\n"
-            "  KEYREF pkcs11:..., atecc608:slot=N, tpm2:handle=..|file=.., file:key.pem\n"
-            "  CERTREF CERT.pem, pkcs11:...;type=cert, tpm2:nv=0x01XXXXXX\n"
+            "  KEYREF %s%sfile:key.pem\n"
+            "  CERTREF CERT.pem%s%s\n"
             "  exit status: 0 ok, 2 usage, 6 resolve, 7 connect, 18 partial body, 22 HTTP error,\n"
-            "               28 timeout, 35 TLS/alert, 56 receive, 58 certificate/key problem\n");
+            "               28 timeout, 35 TLS/alert, 56 receive, 58 certificate/key problem\n",
+            /* the KEYREF and CERTREF forms of this build's backends (their declarations) */
+            KEYWARD_KEYREF_HELP, KEYWARD_KEYREF_HELP[0] != '\0' ? ", " : "",
+            KEYWARD_CERTREF_HELP[0] != '\0' ? ", " : "", KEYWARD_CERTREF_HELP);
 }
 
 static int parse_version(const char *s)

@@ -9,8 +9,9 @@
  * the KEYREF text itself ("pkcs11:token=t;object=o", "atecc608:slot=0").
  *
  * Adding an SE = one folder under src/se/ exporting one keyward_backend_t,
- * registered by its own CMakeLists.txt (keyward_register_backend; the build
- * generates src/core/backends.c's table).  See README.md, "Porting guide".
+ * declared by its own CMakeLists.txt (keyward_backend(): id, locations,
+ * schemes, sources, tests; the build checks it against the other backends and
+ * generates src/core/backends.c's table).  See docs/porting.md.
  */
 #ifndef KEYWARD_BACKEND_H
 #define KEYWARD_BACKEND_H
@@ -18,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <psa/crypto.h>
+
+#include "keyward/port/backends_build.h" /* KEYWARD_KEY_SCHEMES, KEYWARD_WITH_<NAME> */
 
 #ifdef __cplusplus
 extern "C" {
@@ -87,6 +90,24 @@ typedef struct keyward_backend {
     psa_status_t (*cert_write)(const char *certref, const uint8_t *der, size_t der_len,
                                int overwrite);
 } keyward_backend_t;
+
+/* Length of the scheme prefix of a KEYREF or CERTREF ("tpm2:" -> 5): a
+ * lower-case letter, up to 15 more letters or digits, and ':'; 0 when ref
+ * does not start with one.  Whether or not a backend of this build owns it:
+ * messages name the scheme of a reference no backend takes (it is never a
+ * secret, unlike the rest of the text). */
+static inline size_t keyward_ref_scheme_len(const char *ref)
+{
+    size_t n = 0;
+
+    if (ref == NULL || ref[0] < 'a' || ref[0] > 'z') {
+        return 0;
+    }
+    while (n < 16 && ((ref[n] >= 'a' && ref[n] <= 'z') || (ref[n] >= '0' && ref[n] <= '9'))) {
+        n++;
+    }
+    return ref[n] == ':' ? n + 1 : 0;
+}
 
 /* The backends compiled in (src/core/backends.c), NULL-terminated. */
 extern const keyward_backend_t *const keyward_backends[];

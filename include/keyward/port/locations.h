@@ -10,12 +10,13 @@
 #ifndef KEYWARD_LOCATIONS_H
 #define KEYWARD_LOCATIONS_H
 
-#define KEYWARD_LOCATION_PKCS11   0x804B01u
-#define KEYWARD_LOCATION_ATECC608 0x804B02u
-#define KEYWARD_LOCATION_TPM2     0x804B03u
+/* Each backend's own location(s), KEYWARD_LOCATION_<NAME>, come from its
+ * declaration (src/se/<name>/CMakeLists.txt, LOCATIONS), through the header
+ * the build generates for the backends it has: a new backend takes the next
+ * free number below KEYWARD_LOCATION_LAST, and the build refuses two that
+ * claim the same one (cmake/keyward-backends.cmake reads the range here). */
+#include "keyward/port/backends_build.h"
 
-/* A new backend takes the next free number below KEYWARD_LOCATION_LAST, in
- * its own header (the three here are the backends that came first). */
 #define KEYWARD_LOCATION_FIRST    0x804B01u
 #define KEYWARD_LOCATION_LAST     0x804B0Fu
 
