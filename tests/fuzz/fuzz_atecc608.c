@@ -31,9 +31,18 @@ static int s_wake(void *ctx)
 static int s_write(void *ctx, uint8_t addr, const uint8_t *data, size_t len)
 {
     script_t *s = ctx;
+    uint8_t again[160];
     (void)addr;
-    (void)data;
-    (void)len;
+
+    /* A command: the command layer frames it itself; the packet builder
+     * (keyward_atecc608_packet) must make the same bytes of it. */
+    if (len > 1 && (len < 8 || data[0] != 0x03 || data[1] != len - 1 ||
+                    keyward_atecc608_packet(again, sizeof(again), data[2], data[3],
+                                            (uint16_t)(data[4] | data[5] << 8), data + 6,
+                                            len - 8) != len ||
+                    memcmp(again, data, len) != 0)) {
+        abort();
+    }
     return s->p < s->end ? KEYWARD_I2C_OK : KEYWARD_I2C_ERROR;
 }
 
@@ -96,7 +105,7 @@ static int run_command(keyward_atecc608_t *dev, uint8_t which)
     case 1: return keyward_atecc608_read(dev, KEYWARD_ATECC608_ZONE_CONFIG, 0, buf,
                                          which & 0x80u ? 32u : 4u);
     case 2: return keyward_atecc608_random(dev, buf);
-    case 3: return keyward_atecc608_sign(dev, 0x80, (uint8_t)(which >> 4), buf);
+    case 3: return keyward_atecc608_sign(dev, 0x80, (uint8_t)(which >> 3), buf); /* 0..31 */
     case 4: return keyward_atecc608_genkey(dev, which & 0x10u ? 0x04 : 0x00, 0, buf);
     case 5: return keyward_atecc608_nonce_load(dev, which & 0x10u ? 0x40 : 0x00, buf);
     case 6: return keyward_atecc608_write(dev, KEYWARD_ATECC608_ZONE_DATA, 8, buf, 32);
@@ -178,6 +187,16 @@ static void kw_fuzz_seeds(void (*add)(const uint8_t *, size_t))
     in[2] = (uint8_t)crc;
     in[3] = (uint8_t)(crc >> 8);
     add(in, 4);
+    /* an Info reply: 4 bytes of payload */
+    in[0] = 7;
+    in[1] = 0x00;
+    in[2] = 0x00;
+    in[3] = 0x60;
+    in[4] = 0x02;
+    crc = keyward_atecc608_crc16(in, 5);
+    in[5] = (uint8_t)crc;
+    in[6] = (uint8_t)(crc >> 8);
+    add(in, 7);
     /* scripted sessions: info (4-byte reply), random (32), sign (64), a
      * status-only command, a status error, a garbled count */
     static const struct {

@@ -48,6 +48,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             memcmp(out, data, size) != 0) {
             abort();
         }
+        /* one byte short is refused, and so is backend 0 */
+        if (keyward_keybuf_write(&kb, out, size - 1, &len) != PSA_ERROR_BUFFER_TOO_SMALL) {
+            abort();
+        }
+        kb.backend = 0;
+        if (keyward_keybuf_write(&kb, out, sizeof(out), &len) != PSA_ERROR_INVALID_ARGUMENT) {
+            abort();
+        }
+        kb.backend = data[3];
     } else if (parsed != PSA_ERROR_DATA_CORRUPT && parsed != PSA_ERROR_NOT_SUPPORTED) {
         abort();
     }
