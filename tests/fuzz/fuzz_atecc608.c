@@ -124,8 +124,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc;
 
     if (keyward_atecc608_parse(data, size, &payload, &plen) == 0) {
-        /* accepted: the payload lies inside the packet and the CRC holds */
-        if (payload < data || payload + plen > data + size || size < 3 ||
+        /* accepted: the payload is the packet between its count byte and
+         * its CRC, and the CRC holds */
+        if (size < 4 || payload != data + 1 || plen != size - 3 ||
             keyward_atecc608_crc16(data, size - 2) !=
                 (uint16_t)(data[size - 2] | (data[size - 1] << 8))) {
             abort();
