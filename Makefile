@@ -15,7 +15,7 @@ endif
 MBEDTLS4_TARBALL ?= ../shared/mbedtls-4.0.0.tar.xz
 MBEDTLS4_SOURCE_DIR ?= $(wildcard $(MBEDTLS4_TARBALL))
 
-.PHONY: all deps build demo test test-asan test-mbedtls4 build-mbedtls4 mbedtls4-tree check bench footprint firmware clean test-atecc608-only test-without-backend
+.PHONY: all deps build demo test test-asan test-mbedtls4 build-mbedtls4 mbedtls4-tree check bench footprint firmware clean test-atecc608-only fuzz fuzz-coverage test-without-backend
 
 all: build
 
@@ -81,6 +81,25 @@ test-without-backend: build
 	$(if $(BACKEND),,$(error test-without-backend: say which, e.g. BACKEND=tpm2))
 	scripts/test-without-backend.sh $(BACKEND) $(BUILD) $(JOBS)
 
+# The libFuzzer targets (clang, -DKEYWARD_FUZZ=ON), each run FUZZ_TIME seconds
+# from its seeds (scripts/fuzz-run.sh): fails on any crash, leak or timeout
+# and leaves no corpus or crash files.  Like test-atecc608-only it reuses the
+# hooked Mbed TLS copy of $(BUILD) and builds only what the fuzzers link.
+# `make fuzz-coverage` prints each target's line coverage of its parser files.
+BUILD_FUZZ ?= build-fuzz
+FUZZ_TIME  ?= 60
+$(BUILD_FUZZ)/CMakeCache.txt: | build
+	CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKEYWARD_FIRMWARE=OFF \
+	    -DKEYWARD_FUZZ=ON -DMBEDTLS_SOURCE_DIR=$(abspath $(BUILD))/mbedtls-src \
+	    $(if $(shell command -v ccache),-DCMAKE_C_COMPILER_LAUNCHER=ccache)
+fuzz: deps $(BUILD_FUZZ)/CMakeCache.txt
+	cmake --build $(BUILD_FUZZ) -j$(JOBS) --target kw_fuzzers
+	scripts/fuzz-run.sh $(BUILD_FUZZ) $(FUZZ_TIME)
+
+fuzz-coverage: deps $(BUILD_FUZZ)/CMakeCache.txt
+	cmake --build $(BUILD_FUZZ) -j$(JOBS) --target kw_fuzzers
+	scripts/fuzz-coverage.sh $(BUILD_FUZZ) $(FUZZ_TIME)
+
 # Both Mbed TLS lines side by side when a 4.x tree is at hand.
 bench: build
 	@if [ -n "$(MBEDTLS4_SOURCE_DIR)" ]; then $(MAKE) --no-print-directory build-mbedtls4 >/dev/null && \
@@ -93,7 +112,7 @@ firmware: build
 	ctest --test-dir $(BUILD) --output-on-failure -L mcu -j$(JOBS) --timeout 300
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_MBEDTLS4) $(BUILD_ATECC608_ONLY)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_MBEDTLS4) $(BUILD_ATECC608_ONLY) $(BUILD_FUZZ)
 
 # Installs headers, libraries (keyward's and its hooked Mbed TLS's, in keyward's own
 # folders), programs, keyward.pc and the CMake package keyward (cmake/keyward-install.cmake).

@@ -55,7 +55,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 #else
-#define KW_FUZZ_MAX_SEEDS 16
+#define KW_FUZZ_MAX_SEEDS 32
 #define KW_FUZZ_MAX_LEN 4096
 
 static struct {
