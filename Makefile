@@ -57,7 +57,7 @@ build-mbedtls4: mbedtls4-tree deps
 	cmake --build $(BUILD_MBEDTLS4) -j$(JOBS)
 
 test-mbedtls4: build-mbedtls4
-	ctest --test-dir $(BUILD_MBEDTLS4) --output-on-failure -j$(JOBS) --timeout 900
+	ctest --test-dir $(BUILD_MBEDTLS4) --output-on-failure -j$(JOBS) --timeout 900 -LE scratch
 
 check: test test-asan test-mbedtls4 test-atecc608-only
 

@@ -10,6 +10,7 @@ pkgs=(build-essential cmake pkg-config python3 bzip2 xz-utils openssl debian-arc
       tpm2-abrmd libtss2-tcti-tabrmd0 dbus
       python3-jinja2 python3-jsonschema)  # Mbed TLS 4.x generates its PSA driver wrappers with them
 pkgs+=(g++)   # tests/install/headers.sh: every installed header compiles as C++
+pkgs+=(clang-format cppcheck)   # make check-format, make analyse (CI)
 pkgs+=(clang libclang-rt-14-dev)    # libFuzzer fuzz targets (cmake -DKEYWARD_FUZZ=ON)
 missing=()
 for p in "${pkgs[@]}"; do
