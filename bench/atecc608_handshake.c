@@ -74,8 +74,9 @@ static psa_key_id_t soft_key(void)
 }
 
 /* Issues a certificate for subject_key, signed by issuer_key, into chain. */
-static void issue(mbedtls_pk_context *subject_key, const char *subject, mbedtls_pk_context *issuer_key,
-                  const char *issuer, int ca, mbedtls_x509_crt *chain)
+static void issue(mbedtls_pk_context *subject_key, const char *subject,
+                  mbedtls_pk_context *issuer_key, const char *issuer, int ca,
+                  mbedtls_x509_crt *chain)
 {
     mbedtls_x509write_cert w;
     unsigned char der[2048], serial[8];
@@ -120,15 +121,15 @@ static int handshake(mbedtls_ssl_config *cc, mbedtls_ssl_config *sc)
     CHECK(mbedtls_ssl_set_hostname(&c, "localhost") == 0);
     mbedtls_ssl_set_bio(&c, &ce, bio_send, bio_recv, NULL);
     mbedtls_ssl_set_bio(&s, &se, bio_send, bio_recv, NULL);
-    for (int i = 0; i < 1000 && !(mbedtls_ssl_is_handshake_over(&c) &&
-                                  mbedtls_ssl_is_handshake_over(&s));
+    for (int i = 0;
+         i < 1000 && !(mbedtls_ssl_is_handshake_over(&c) && mbedtls_ssl_is_handshake_over(&s));
          i++) {
         int a = mbedtls_ssl_is_handshake_over(&c) ? 0 : mbedtls_ssl_handshake_step(&c);
         int b = mbedtls_ssl_is_handshake_over(&s) ? 0 : mbedtls_ssl_handshake_step(&s);
         if ((a != 0 && a != MBEDTLS_ERR_SSL_WANT_READ && a != MBEDTLS_ERR_SSL_WANT_WRITE) ||
             (b != 0 && b != MBEDTLS_ERR_SSL_WANT_READ && b != MBEDTLS_ERR_SSL_WANT_WRITE)) {
-            fprintf(stderr, "handshake failed: client -0x%04x server -0x%04x %s\n",
-                    (unsigned)-a, (unsigned)-b, keyward_last_error());
+            fprintf(stderr, "handshake failed: client -0x%04x server -0x%04x %s\n", (unsigned)-a,
+                    (unsigned)-b, keyward_last_error());
             rc = -1;
             break;
         }
@@ -170,10 +171,10 @@ int main(int argc, char **argv)
     psa_key_id_t se_key, gen, ca_id, srv_id;
     mbedtls_pk_context ca_pk, srv_pk, cli_pk;
     mbedtls_x509_crt ca, srv, cli;
-    static const char *names[] = {"wakes", "commands", "cmd_random", "cmd_nonce", "cmd_sign",
-                                  "cmd_genkey",
-                                  "cmd_read", "idles", "transactions", "bytes_to_chip",
-                                  "bytes_from_chip", "bytes", "polls"};
+    static const char *names[] = {"wakes",        "commands",      "cmd_random",      "cmd_nonce",
+                                  "cmd_sign",     "cmd_genkey",    "cmd_read",        "idles",
+                                  "transactions", "bytes_to_chip", "bytes_from_chip", "bytes",
+                                  "polls"};
     const size_t nn = sizeof(names) / sizeof(names[0]);
 
     if (n <= 0) {
@@ -218,8 +219,8 @@ int main(int argc, char **argv)
     printf("\n");
     for (int v = 0; v < 2; v++) {
         mbedtls_ssl_config cc, sc;
-        mbedtls_ssl_protocol_version ver = v == 0 ? MBEDTLS_SSL_VERSION_TLS1_2
-                                                  : MBEDTLS_SSL_VERSION_TLS1_3;
+        mbedtls_ssl_protocol_version ver =
+            v == 0 ? MBEDTLS_SSL_VERSION_TLS1_2 : MBEDTLS_SSL_VERSION_TLS1_3;
         double t0;
         conf(&cc, MBEDTLS_SSL_IS_CLIENT, ver, &ca, &cli, &cli_pk);
         conf(&sc, MBEDTLS_SSL_IS_SERVER, ver, &ca, &srv, &srv_pk);

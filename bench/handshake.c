@@ -112,9 +112,9 @@ int main(int argc, char **argv)
         mbedtls_ssl_conf_ca_chain(&cl->conf, &ca, NULL);
         keyward_compat_ssl_conf_rng(&cl->conf);
         mbedtls_ssl_conf_min_tls_version(&cl->conf, tls13 ? MBEDTLS_SSL_VERSION_TLS1_3
-                                                           : MBEDTLS_SSL_VERSION_TLS1_2);
+                                                          : MBEDTLS_SSL_VERSION_TLS1_2);
         mbedtls_ssl_conf_max_tls_version(&cl->conf, tls13 ? MBEDTLS_SSL_VERSION_TLS1_3
-                                                           : MBEDTLS_SSL_VERSION_TLS1_2);
+                                                          : MBEDTLS_SSL_VERSION_TLS1_2);
         mbedtls_ssl_conf_own_cert(&cl->conf, &cl->crt, &cl->pk);
     }
     for (size_t i = 0; i < n + 2; i++) { /* two warm-up rounds */
@@ -122,8 +122,8 @@ int main(int argc, char **argv)
             double t0 = kw_now_us();
             int r = handshake(&c[k], host, port);
             if (r != 0) {
-                fprintf(stderr, "handshake with %s failed: -0x%04x %s\n", c[k].keyref,
-                        (unsigned)-r, keyward_last_error());
+                fprintf(stderr, "handshake with %s failed: -0x%04x %s\n", c[k].keyref, (unsigned)-r,
+                        keyward_last_error());
                 goto exit;
             }
             if (i >= 2) {
@@ -137,8 +137,8 @@ int main(int argc, char **argv)
             double m = kw_median(c[k].t, n);
             /* the KEYREF without its query (no PIN in the output) */
             int len = (int)strcspn(c[k].keyref, "?");
-            printf("TLS %s  n=%zu  %-44.*s median %8.1f us  ratio %.3f\n", tls13 ? "1.3" : "1.2",
-                   n, len, c[k].keyref, m, m / ref);
+            printf("TLS %s  n=%zu  %-44.*s median %8.1f us  ratio %.3f\n", tls13 ? "1.3" : "1.2", n,
+                   len, c[k].keyref, m, m / ref);
         }
     }
     rc = 0;

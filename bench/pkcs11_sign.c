@@ -26,8 +26,8 @@ int main(int argc, char **argv)
     size_t n = (size_t)atoi(argv[6]);
     char keyref[1024];
     psa_key_id_t key = 0;
-    psa_algorithm_t alg = ec ? PSA_ALG_ECDSA(PSA_ALG_SHA_256)
-                             : PSA_ALG_RSA_PKCS1V15_SIGN(PSA_ALG_SHA_256);
+    psa_algorithm_t alg =
+        ec ? PSA_ALG_ECDSA(PSA_ALG_SHA_256) : PSA_ALG_RSA_PKCS1V15_SIGN(PSA_ALG_SHA_256);
     uint8_t hash[32], sig[1024], di[64];
     size_t sig_len, di_len = 0;
     int ret = 1;
@@ -39,14 +39,15 @@ int main(int argc, char **argv)
     CK_ULONG found = 0, slen, nslots = 16;
     CK_SLOT_ID slots[16];
     CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
-    CK_ATTRIBUTE tmpl[2] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_LABEL, (void *)label, strlen(label)}};
+    CK_ATTRIBUTE tmpl[2] = {{CKA_CLASS, &cls, sizeof(cls)},
+                            {CKA_LABEL, (void *)label, strlen(label)}};
     CK_MECHANISM mech = {ec ? CKM_ECDSA : CKM_RSA_PKCS, NULL, 0};
 
     if (n == 0 || t_kw == NULL || t_p11 == NULL || keyward_init() != PSA_SUCCESS) {
         goto exit;
     }
-    snprintf(keyref, sizeof(keyref), "pkcs11:token=%s;object=%s?module-path=%s&pin-value=%s",
-             token, label, module, pin);
+    snprintf(keyref, sizeof(keyref), "pkcs11:token=%s;object=%s?module-path=%s&pin-value=%s", token,
+             label, module, pin);
     if (keyward_key_open(keyref, &key) != PSA_SUCCESS) {
         fprintf(stderr, "cannot open %s: %s\n", keyref, keyward_last_error());
         goto exit;

@@ -54,7 +54,8 @@ static int run_keyward(const char *keyref, const uint8_t *hash, double *t, size_
         double t0 = kw_now_us();
         st = psa_sign_hash(key, PSA_ALG_ECDSA(PSA_ALG_SHA_256), hash, 32, sig, sizeof(sig), &len);
         if (st != PSA_SUCCESS) {
-            fprintf(stderr, "psa_sign_hash: %s %s\n", keyward_status_name(st), keyward_last_error());
+            fprintf(stderr, "psa_sign_hash: %s %s\n", keyward_status_name(st),
+                    keyward_last_error());
             psa_destroy_key(key);
             return -1;
         }
@@ -97,10 +98,9 @@ static int run_direct(const kw_tpm2_keyfile_t *kf, const uint8_t *hash, double *
     Tss2_MU_TPM2B_PRIVATE_Unmarshal(kf->priv, kf->priv_len, &off, &priv);
     tmpl.publicArea.type = TPM2_ALG_ECC;
     tmpl.publicArea.nameAlg = TPM2_ALG_SHA256;
-    tmpl.publicArea.objectAttributes = TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_RESTRICTED |
-                                       TPMA_OBJECT_DECRYPT | TPMA_OBJECT_NODA |
-                                       TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
-                                       TPMA_OBJECT_SENSITIVEDATAORIGIN;
+    tmpl.publicArea.objectAttributes =
+        TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT | TPMA_OBJECT_NODA |
+        TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN;
     tmpl.publicArea.parameters.eccDetail.symmetric.algorithm = TPM2_ALG_AES;
     tmpl.publicArea.parameters.eccDetail.symmetric.keyBits.aes = 128;
     tmpl.publicArea.parameters.eccDetail.symmetric.mode.aes = TPM2_ALG_CFB;
@@ -115,9 +115,9 @@ static int run_direct(const kw_tpm2_keyfile_t *kf, const uint8_t *hash, double *
         rc = Esys_Initialize(&esys, tcti, NULL);
     }
     if (rc == 0) {
-        rc = Esys_CreatePrimary(esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                                ESYS_TR_NONE, &sens, &tmpl, &outside, &pcrs, &srk, NULL, NULL,
-                                NULL, NULL);
+        rc =
+            Esys_CreatePrimary(esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                               &sens, &tmpl, &outside, &pcrs, &srk, NULL, NULL, NULL, NULL);
     }
     if (rc == 0) {
         rc = Esys_Load(esys, srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &priv, &pub, &key);

@@ -119,15 +119,24 @@ int chip_wake(chip_t *c)
 static int op_index(uint8_t op)
 {
     switch (op) {
-    case WIRE_OP_INFO: return 0;
-    case WIRE_OP_READ: return 1;
-    case WIRE_OP_WRITE: return 2;
-    case WIRE_OP_LOCK: return 3;
-    case WIRE_OP_RANDOM: return 4;
-    case WIRE_OP_NONCE: return 5;
-    case WIRE_OP_GENKEY: return 6;
-    case WIRE_OP_SIGN: return 7;
-    default: return 8;
+    case WIRE_OP_INFO:
+        return 0;
+    case WIRE_OP_READ:
+        return 1;
+    case WIRE_OP_WRITE:
+        return 2;
+    case WIRE_OP_LOCK:
+        return 3;
+    case WIRE_OP_RANDOM:
+        return 4;
+    case WIRE_OP_NONCE:
+        return 5;
+    case WIRE_OP_GENKEY:
+        return 6;
+    case WIRE_OP_SIGN:
+        return 7;
+    default:
+        return 8;
     }
 }
 
@@ -211,15 +220,24 @@ static uint8_t command_run(chip_t *c, const wire_cmd_t *cmd)
     unsigned p2 = cmd->p2;
 
     switch (cmd->opcode) {
-    case WIRE_OP_READ: return zone_read(c, p1, p2);
-    case WIRE_OP_WRITE: return zone_write(c, p1, p2, cmd->data, cmd->dlen);
-    case WIRE_OP_LOCK: return zone_lock(c, p1, p2);
-    case WIRE_OP_RANDOM: return crypto_random(c, p1, p2, cmd->dlen);
-    case WIRE_OP_NONCE: return crypto_nonce(c, p1, cmd->data, cmd->dlen);
-    case WIRE_OP_INFO: return zone_info(c, p1, p2);
-    case WIRE_OP_GENKEY: return crypto_genkey(c, p1, p2);
-    case WIRE_OP_SIGN: return crypto_sign(c, p1, p2);
-    default: return ST_PARSE; /* Verify, ECDH, SHA...: not emulated */
+    case WIRE_OP_READ:
+        return zone_read(c, p1, p2);
+    case WIRE_OP_WRITE:
+        return zone_write(c, p1, p2, cmd->data, cmd->dlen);
+    case WIRE_OP_LOCK:
+        return zone_lock(c, p1, p2);
+    case WIRE_OP_RANDOM:
+        return crypto_random(c, p1, p2, cmd->dlen);
+    case WIRE_OP_NONCE:
+        return crypto_nonce(c, p1, cmd->data, cmd->dlen);
+    case WIRE_OP_INFO:
+        return zone_info(c, p1, p2);
+    case WIRE_OP_GENKEY:
+        return crypto_genkey(c, p1, p2);
+    case WIRE_OP_SIGN:
+        return crypto_sign(c, p1, p2);
+    default:
+        return ST_PARSE; /* Verify, ECDH, SHA...: not emulated */
     }
 }
 

@@ -17,11 +17,11 @@ enum chip_power { CHIP_SLEEP, CHIP_IDLE, CHIP_AWAKE };
 enum fault_kind { FAULT_CRC, FAULT_NAK, FAULT_LOSTWAKE, FAULT_WATCHDOG, FAULT_SLOW, FAULT_STATUS };
 
 typedef struct {
-    char target[12];  /* "wake" or a command name ("sign", "nonce"...) */
-    unsigned occ;     /* 1-based occurrence; 0: every one */
-    unsigned seen;    /* occurrences of target since the fault was armed */
+    char target[12]; /* "wake" or a command name ("sign", "nonce"...) */
+    unsigned occ;    /* 1-based occurrence; 0: every one */
+    unsigned seen;   /* occurrences of target since the fault was armed */
     int kind;
-    uint8_t status;   /* FAULT_STATUS: the status byte sent instead */
+    uint8_t status; /* FAULT_STATUS: the status byte sent instead */
     int spent;
 } chip_fault_t;
 
@@ -34,7 +34,7 @@ typedef struct {
     uint64_t watchdog_refusals; /* commands answered 0xEE: too close to the watchdog */
     uint64_t rng_seed_updates;
     uint64_t save_failures; /* commands refused because the state could not be saved */
-    uint64_t awake_max_ms; /* longest wake ... idle/sleep/watchdog session */
+    uint64_t awake_max_ms;  /* longest wake ... idle/sleep/watchdog session */
     uint64_t per_op[CHIP_NOPS];
 } chip_stats_t;
 
@@ -49,18 +49,18 @@ typedef struct {
     /* volatile */
     int power;
     double wd_deadline, busy_until;
-    double woke_at;          /* start of the current session */
+    double woke_at; /* start of the current session */
     uint8_t out[160];
     size_t out_len, out_pos;
-    int silent;              /* FAULT_NAK: no answer to this command */
+    int silent; /* FAULT_NAK: no answer to this command */
     uint8_t tempkey[64];
     int tk_valid;
-    int tk_input;            /* TempKey SourceFlag: 1 Input (pass-through), 0 Rand */
-    int seed_updated;        /* RNG seed refreshed since the last sleep */
+    int tk_input;     /* TempKey SourceFlag: 1 Input (pass-through), 0 Rand */
+    int seed_updated; /* RNG seed refreshed since the last sleep */
     uint8_t msgdig[64];
     int md_valid;
     /* options */
-    double time_scale;       /* execution times x this (0: instant) */
+    double time_scale; /* execution times x this (0: instant) */
     double watchdog_s;
     const char *state_path;
     chip_fault_t faults[CHIP_MAX_FAULTS];

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-
 /* ---- faults ----------------------------------------------------------------- */
 
 /* OCC of a fault spec, the text in [d, q): "*" (every one: 0) or digits
@@ -120,13 +119,12 @@ chip_fault_t *control_fault_for(chip_t *c, const char *target)
     return hit;
 }
 
-
 /* ---- control ---------------------------------------------------------------------- */
 
 /* Appends to the answer in out (size bytes, *n used); a full answer is
  * truncated, never overrun. */
 __attribute__((format(printf, 4, 5))) static void control_out(char *out, size_t size, size_t *n,
-                                                               const char *fmt, ...)
+                                                              const char *fmt, ...)
 {
     va_list ap;
 
@@ -185,9 +183,10 @@ int chip_control(chip_t *c, const char *cmd, char *out, size_t size)
         control_out(out, size, &n, "ok\n");
     } else if (strncmp(cmd, "fault ", 6) == 0) {
         if (chip_add_fault(c, cmd + 6) != 0) {
-            control_out(out, size, &n,
-                        "error: bad fault '%s' (TARGET:OCC|*:crc|nak|lostwake|watchdog|slow|status=XX)\n",
-                        cmd + 6);
+            control_out(
+                out, size, &n,
+                "error: bad fault '%s' (TARGET:OCC|*:crc|nak|lostwake|watchdog|slow|status=XX)\n",
+                cmd + 6);
             return -1;
         }
         control_out(out, size, &n, "ok\n");

@@ -97,8 +97,7 @@ uint8_t crypto_nonce(chip_t *c, uint8_t p1, const uint8_t *d, size_t dlen)
     return ST_OK;
 }
 
-static int import_slot_key(const chip_t *c, unsigned slot, psa_key_usage_t usage,
-                           psa_key_id_t *id)
+static int import_slot_key(const chip_t *c, unsigned slot, psa_key_usage_t usage, psa_key_id_t *id)
 {
     psa_key_attributes_t a = PSA_KEY_ATTRIBUTES_INIT;
     psa_set_key_type(&a, PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_SECP_R1));
@@ -138,7 +137,7 @@ uint8_t crypto_genkey(chip_t *c, uint8_t p1, unsigned p2)
         }
         memset(c->data[slot], 0, 4);
         c->key_valid[slot] = 1;
-        } else {
+    } else {
         /* PubInfo (KeyConfig bit 1) must allow the public key to be computed. */
         if (!c->key_valid[slot] || (key_config(c, slot) & 0x02u) == 0) {
             return ST_EXEC;
@@ -191,8 +190,8 @@ uint8_t crypto_sign(chip_t *c, uint8_t p1, unsigned p2)
     if (import_slot_key(c, slot, PSA_KEY_USAGE_SIGN_HASH, &id) != 0) {
         return ST_ECC_FAULT;
     }
-    s = psa_sign_hash(id, PSA_ALG_ECDSA(PSA_ALG_SHA_256), from_md ? c->msgdig : c->tempkey, 32,
-                      sig, sizeof(sig), &n);
+    s = psa_sign_hash(id, PSA_ALG_ECDSA(PSA_ALG_SHA_256), from_md ? c->msgdig : c->tempkey, 32, sig,
+                      sizeof(sig), &n);
     psa_destroy_key(id);
     /* The message buffer is consumed by the signature either way. */
     if (from_md) {

@@ -37,7 +37,7 @@ static int put_hex(FILE *f, const uint8_t *p, size_t n)
 
 int state_hex_digit(char ch)
 {
-    return ch >= '0' && ch <= '9' ? ch - '0'
+    return ch >= '0' && ch <= '9'   ? ch - '0'
            : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
            : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
                                     : -1;
@@ -115,8 +115,8 @@ int state_save(const chip_t *c)
     ok &= fflush(f) == 0 && fsync(fileno(f)) == 0;
     ok &= fclose(f) == 0;
     if (!ok || rename(tmp, c->state_path) != 0) {
-        fprintf(stderr, "keyward-atecc608-emu: cannot save the state to %s: %s\n",
-                c->state_path, strerror(errno));
+        fprintf(stderr, "keyward-atecc608-emu: cannot save the state to %s: %s\n", c->state_path,
+                strerror(errno));
         unlink(tmp);
         return -1;
     }
@@ -227,7 +227,7 @@ static int state_complete(const state_file_t *p, char *why, size_t why_size)
         missing++;
     }
     snprintf(why, why_size, "incomplete: %s missing",
-             p->lineno == 0  ? "everything"
+             p->lineno == 0 ? "everything"
              : !p->have_cfg ? "the config line"
              : !p->have_otp ? "the otp line"
                             : "a slot line");
@@ -285,7 +285,7 @@ static void factory_config(chip_t *c)
     memcpy(cfg + 4, zone_revision, 4);
     psa_generate_random(cfg + 8, 4);
     cfg[12] = 0xEE;
-    cfg[14] = 0x01;             /* I2C_Enable */
+    cfg[14] = 0x01;              /* I2C_Enable */
     cfg[CFG_I2C_ADDRESS] = 0xC0; /* 0x60 << 1 */
     for (int i = 52; i < 68; i += 8) {
         memset(cfg + i, 0xFF, 4); /* counters at their initial value */

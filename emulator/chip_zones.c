@@ -117,8 +117,7 @@ uint8_t zone_lock(chip_t *c, uint8_t p1, unsigned p2)
         /* CHOICE: a private slot's contents are unknown to the host, so its
          * CRC is not checked. */
         if (!data_locked(c) || (key_config(c, slot) & 0x20u) == 0 || slot_locked(c, slot) ||
-            (check && !is_private(c, slot) &&
-             wire_crc16(c->data[slot], slot_size(slot)) != p2)) {
+            (check && !is_private(c, slot) && wire_crc16(c->data[slot], slot_size(slot)) != p2)) {
             return ST_EXEC;
         }
         locked &= ~(1u << slot);

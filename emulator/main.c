@@ -130,25 +130,33 @@ static int listen_on(const char *path, dev_t *dev, ino_t *ino)
     }
     if (lstat(path, &st) == 0) {
         if (!S_ISSOCK(st.st_mode)) {
-            fprintf(stderr, "keyward-atecc608-emu: --socket: %s exists and is not a socket; "
-                            "refusing to replace it\n", path);
+            fprintf(stderr,
+                    "keyward-atecc608-emu: --socket: %s exists and is not a socket; "
+                    "refusing to replace it\n",
+                    path);
             return -1;
         }
         fd = dial(path);
         if (fd >= 0) {
             close(fd);
-            fprintf(stderr, "keyward-atecc608-emu: --socket: %s is in use (another emulator "
-                            "answers there)\n", path);
+            fprintf(stderr,
+                    "keyward-atecc608-emu: --socket: %s is in use (another emulator "
+                    "answers there)\n",
+                    path);
             return -1;
         }
         if (errno != ECONNREFUSED) {
-            fprintf(stderr, "keyward-atecc608-emu: --socket: cannot tell whether %s is in use: "
-                            "%s\n", path, strerror(errno));
+            fprintf(stderr,
+                    "keyward-atecc608-emu: --socket: cannot tell whether %s is in use: "
+                    "%s\n",
+                    path, strerror(errno));
             return -1;
         }
         if (unlink(path) != 0) { /* stale: its emulator is gone */
-            fprintf(stderr, "keyward-atecc608-emu: --socket: cannot remove the stale socket %s: "
-                            "%s\n", path, strerror(errno));
+            fprintf(stderr,
+                    "keyward-atecc608-emu: --socket: cannot remove the stale socket %s: "
+                    "%s\n",
+                    path, strerror(errno));
             return -1;
         }
     } else if (errno != ENOENT) {
@@ -197,8 +205,7 @@ static int control_client(const char *path, const char *cmd)
     }
     fd = dial(path);
     if (fd < 0) {
-        fprintf(stderr, "keyward-atecc608-emu: cannot connect to %s: %s\n", path,
-                strerror(errno));
+        fprintf(stderr, "keyward-atecc608-emu: cannot connect to %s: %s\n", path, strerror(errno));
         return 2;
     }
     hdr[0] = KW_SOCK_OP_CONTROL;
@@ -233,8 +240,8 @@ static int parse_real(const char *opt, const char *v, double lo, double hi, doub
     errno = 0;
     x = strtod(v, &end);
     if (end == v || *end != '\0' || errno != 0 || !isfinite(x) || x < lo || x > hi) {
-        fprintf(stderr, "keyward-atecc608-emu: %s: '%.40s' is not a number from %g to %g\n", opt,
-                v, lo, hi);
+        fprintf(stderr, "keyward-atecc608-emu: %s: '%.40s' is not a number from %g to %g\n", opt, v,
+                lo, hi);
         return -1;
     }
     *out = x;
@@ -262,10 +269,9 @@ static int parse_count(const char *opt, const char *v, unsigned long lo, unsigne
 
 static void usage(void)
 {
-    fprintf(stdout,
-            "usage: keyward-atecc608-emu --state FILE --socket PATH [--time-scale F]\n"
-            "                            [--watchdog-ms N] [--fault TARGET:OCC:KIND]...\n"
-            "       keyward-atecc608-emu --socket PATH --ctl COMMAND\n");
+    fprintf(stdout, "usage: keyward-atecc608-emu --state FILE --socket PATH [--time-scale F]\n"
+                    "                            [--watchdog-ms N] [--fault TARGET:OCC:KIND]...\n"
+                    "       keyward-atecc608-emu --socket PATH --ctl COMMAND\n");
 }
 
 /* The command line. */
@@ -360,8 +366,9 @@ static int check_faults(const emu_opts_t *o)
     for (size_t i = 0; i < o->nfaults; i++) {
         static chip_t scratch;
         if (chip_add_fault(&scratch, o->faults[i]) != 0) {
-            fprintf(stderr, "keyward-atecc608-emu: --fault: bad '%.60s' (TARGET:OCC:KIND, OCC "
-                            "1..1000000 or *, KIND crc|nak|lostwake|watchdog|slow|status=XX)\n",
+            fprintf(stderr,
+                    "keyward-atecc608-emu: --fault: bad '%.60s' (TARGET:OCC:KIND, OCC "
+                    "1..1000000 or *, KIND crc|nak|lostwake|watchdog|slow|status=XX)\n",
                     o->faults[i]);
             return 2;
         }

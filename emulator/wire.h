@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 /* Word addresses: the first byte of every I2C write. */
-#define WIRE_WA_RESET 0x00u   /* reset the I/O address counter */
+#define WIRE_WA_RESET 0x00u /* reset the I/O address counter */
 #define WIRE_WA_SLEEP 0x01u
 #define WIRE_WA_IDLE 0x02u
 #define WIRE_WA_COMMAND 0x03u

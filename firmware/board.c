@@ -30,8 +30,12 @@ extern void initialise_monitor_handles(void);
 static volatile uint32_t millis;
 
 /* newlib's rdimon start-up files are not linked (-nostartfiles). */
-void _init(void) {}
-void _fini(void) {}
+void _init(void)
+{
+}
+void _fini(void)
+{
+}
 
 void SysTick_Handler(void)
 {
@@ -81,7 +85,10 @@ __attribute__((section(".vectors"), used)) static const vector_t vectors[16] = {
     fault_handler, /* MemManage */
     fault_handler, /* BusFault */
     fault_handler, /* UsageFault */
-    0, 0, 0, 0,
+    0,
+    0,
+    0,
+    0,
     fault_handler, /* SVC */
     fault_handler, /* DebugMon */
     0,

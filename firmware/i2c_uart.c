@@ -24,8 +24,8 @@ static int recv_bytes(fw_i2c_uart_t *b, uint8_t *buf, size_t len)
 }
 
 /* One transfer: KEYWARD_I2C_OK / _NAK / _ERROR. */
-static int transfer(fw_i2c_uart_t *b, uint8_t op, uint8_t addr, const uint8_t *out,
-                    size_t out_len, size_t req_len, uint8_t *in, size_t in_len)
+static int transfer(fw_i2c_uart_t *b, uint8_t op, uint8_t addr, const uint8_t *out, size_t out_len,
+                    size_t req_len, uint8_t *in, size_t in_len)
 {
     uint8_t hdr[4];
     size_t n;

@@ -39,14 +39,14 @@
 
 enum {
     FW_EXIT_OK = 0,
-    FW_EXIT_FILES = 2,      /* certificate files missing or unparsable */
-    FW_EXIT_NO_CHIP = 3,    /* the chip does not answer */
-    FW_EXIT_CHIP_COMM = 4,  /* it answers, but garbled (CRC / communication error) */
+    FW_EXIT_FILES = 2,         /* certificate files missing or unparsable */
+    FW_EXIT_NO_CHIP = 3,       /* the chip does not answer */
+    FW_EXIT_CHIP_COMM = 4,     /* it answers, but garbled (CRC / communication error) */
     FW_EXIT_UNPROVISIONED = 5, /* config zone unlocked / no key in slot 0 */
-    FW_EXIT_KEY = 6,        /* the key would not sign */
-    FW_EXIT_TLS = 7,        /* handshake failed */
-    FW_EXIT_HTTP = 8,       /* no answer to the request */
-    FW_EXIT_INIT = 9,       /* anything else at start-up */
+    FW_EXIT_KEY = 6,           /* the key would not sign */
+    FW_EXIT_TLS = 7,           /* handshake failed */
+    FW_EXIT_HTTP = 8,          /* no answer to the request */
+    FW_EXIT_INIT = 9,          /* anything else at start-up */
 };
 
 #define KEY_ID ((psa_key_id_t)MBEDTLS_PSA_KEY_ID_BUILTIN_MIN)
@@ -74,14 +74,22 @@ mbedtls_ms_time_t mbedtls_ms_time(void)
 static const char *psa_name(psa_status_t st)
 {
     switch (st) {
-    case PSA_SUCCESS: return "PSA_SUCCESS";
-    case PSA_ERROR_COMMUNICATION_FAILURE: return "PSA_ERROR_COMMUNICATION_FAILURE";
-    case PSA_ERROR_INSUFFICIENT_ENTROPY: return "PSA_ERROR_INSUFFICIENT_ENTROPY";
-    case PSA_ERROR_DOES_NOT_EXIST: return "PSA_ERROR_DOES_NOT_EXIST";
-    case PSA_ERROR_NOT_PERMITTED: return "PSA_ERROR_NOT_PERMITTED";
-    case PSA_ERROR_HARDWARE_FAILURE: return "PSA_ERROR_HARDWARE_FAILURE";
-    case PSA_ERROR_INVALID_SIGNATURE: return "PSA_ERROR_INVALID_SIGNATURE";
-    default: return "another PSA error (see psa/crypto_values.h)";
+    case PSA_SUCCESS:
+        return "PSA_SUCCESS";
+    case PSA_ERROR_COMMUNICATION_FAILURE:
+        return "PSA_ERROR_COMMUNICATION_FAILURE";
+    case PSA_ERROR_INSUFFICIENT_ENTROPY:
+        return "PSA_ERROR_INSUFFICIENT_ENTROPY";
+    case PSA_ERROR_DOES_NOT_EXIST:
+        return "PSA_ERROR_DOES_NOT_EXIST";
+    case PSA_ERROR_NOT_PERMITTED:
+        return "PSA_ERROR_NOT_PERMITTED";
+    case PSA_ERROR_HARDWARE_FAILURE:
+        return "PSA_ERROR_HARDWARE_FAILURE";
+    case PSA_ERROR_INVALID_SIGNATURE:
+        return "PSA_ERROR_INVALID_SIGNATURE";
+    default:
+        return "another PSA error (see psa/crypto_values.h)";
     }
 }
 
@@ -108,15 +116,24 @@ static int chip_exit(int rc)
 static const char *chip_rc_text(int rc)
 {
     switch (rc) {
-    case KEYWARD_ATECC608_E_NAK: return "no answer within the command's time (NAK)";
-    case KEYWARD_ATECC608_E_CRC: return "response CRC wrong";
-    case KEYWARD_ATECC608_E_LENGTH: return "response of a wrong length";
-    case KEYWARD_ATECC608_E_WAKE: return "no valid wake reply";
-    case KEYWARD_ATECC608_E_BUS: return "bus error (no reply on the wire)";
-    case KEYWARD_ATECC608_STATUS_COMM: return "chip status 0xFF (CRC/communication error)";
-    case KEYWARD_ATECC608_STATUS_WATCHDOG: return "chip status 0xEE (watchdog)";
-    case KEYWARD_ATECC608_STATUS_EXECUTION: return "chip status 0x0F (execution error)";
-    default: return "chip error";
+    case KEYWARD_ATECC608_E_NAK:
+        return "no answer within the command's time (NAK)";
+    case KEYWARD_ATECC608_E_CRC:
+        return "response CRC wrong";
+    case KEYWARD_ATECC608_E_LENGTH:
+        return "response of a wrong length";
+    case KEYWARD_ATECC608_E_WAKE:
+        return "no valid wake reply";
+    case KEYWARD_ATECC608_E_BUS:
+        return "bus error (no reply on the wire)";
+    case KEYWARD_ATECC608_STATUS_COMM:
+        return "chip status 0xFF (CRC/communication error)";
+    case KEYWARD_ATECC608_STATUS_WATCHDOG:
+        return "chip status 0xEE (watchdog)";
+    case KEYWARD_ATECC608_STATUS_EXECUTION:
+        return "chip status 0x0F (execution error)";
+    default:
+        return "chip error";
     }
 }
 
@@ -138,8 +155,8 @@ static int step_chip(void)
            "%02x%02x%02x%02x%02x%02x%02x%02x%02x config %s data %s\n",
            id.revision[0], id.revision[1], id.revision[2], id.revision[3], id.config0[0],
            id.config0[1], id.config0[2], id.config0[3], id.config0[8], id.config0[9],
-           id.config0[10], id.config0[11], id.config0[12],
-           id.locks[3] == 0 ? "locked" : "UNLOCKED", id.locks[2] == 0 ? "locked" : "UNLOCKED");
+           id.config0[10], id.config0[11], id.config0[12], id.locks[3] == 0 ? "locked" : "UNLOCKED",
+           id.locks[2] == 0 ? "locked" : "UNLOCKED");
     return FW_EXIT_OK;
 }
 
@@ -156,8 +173,8 @@ static int step_psa(void)
         printf("fw: psa_crypto_init: %s (%d); entropy source: %s\n", psa_name(status), (int)status,
                why == PSA_SUCCESS ? "ok" : psa_name(why));
         if (why == PSA_ERROR_BAD_STATE) {
-            return fail(FW_EXIT_UNPROVISIONED,
-                        "chip not provisioned (configuration zone unlocked: its RNG gives a fixed pattern)");
+            return fail(FW_EXIT_UNPROVISIONED, "chip not provisioned (configuration zone unlocked: "
+                                               "its RNG gives a fixed pattern)");
         }
         return fail(FW_EXIT_INIT, "no entropy from the chip");
     }
@@ -299,8 +316,9 @@ static int step_tls(mbedtls_x509_crt *ca, mbedtls_x509_crt *own)
     mbedtls_pk_init(&pk);
     mbedtls_memory_buffer_alloc_max_reset();
     if ((rc = keyward_compat_pk_wrap_psa(&pk, KEY_ID)) != 0 ||
-        (rc = mbedtls_ssl_config_defaults(&conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
-                                          MBEDTLS_SSL_PRESET_DEFAULT)) != 0) {
+        (rc =
+             mbedtls_ssl_config_defaults(&conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
+                                         MBEDTLS_SSL_PRESET_DEFAULT)) != 0) {
         tls_fail("TLS set-up", rc);
         goto exit;
     }
@@ -416,7 +434,8 @@ int main(void)
     if (ret == FW_EXIT_OK) {
         ret = step_selftest();
     }
-    if (ret == FW_EXIT_OK && (load_crt(&ca, "fw-ca.pem") != 0 || load_crt(&own, "fw-client.pem") != 0)) {
+    if (ret == FW_EXIT_OK &&
+        (load_crt(&ca, "fw-ca.pem") != 0 || load_crt(&own, "fw-client.pem") != 0)) {
         ret = fail(FW_EXIT_FILES, "certificate files");
     }
     if (ret == FW_EXIT_OK) {

@@ -42,8 +42,8 @@ static unsigned char *read_file(const char *path, size_t max, size_t *len)
     if (buf != NULL) {
         *len = fread(buf, 1, max + 1, fp);
         if (ferror(fp) || *len == 0 || *len > max) {
-            fprintf(stderr, "keyward-tool: %s is empty, unreadable or larger than %u bytes\n",
-                    path, (unsigned)max);
+            fprintf(stderr, "keyward-tool: %s is empty, unreadable or larger than %u bytes\n", path,
+                    (unsigned)max);
             free(buf);
             buf = NULL;
         } else {
@@ -131,11 +131,13 @@ int keyward_tool_cert(int argc, char **argv)
         }
     }
     if (certref == NULL || (strcmp(cmd, "cert-store") == 0 && file == NULL)) {
-        fprintf(stderr, "usage: keyward-tool cert-store CERTREF cert.pem [--force]\n"
-                        "       keyward-tool cert-get CERTREF\n"
-                        "  CERTREF %s\n",
+        fprintf(stderr,
+                "usage: keyward-tool cert-store CERTREF cert.pem [--force]\n"
+                "       keyward-tool cert-get CERTREF\n"
+                "  CERTREF %s\n",
                 /* this build's CERTREF forms (the backends' declarations) */
-                KEYWARD_CERTREF_HELP[0] != '\0' ? KEYWARD_CERTREF_HELP : "(no backend of this build keeps certificates)");
+                KEYWARD_CERTREF_HELP[0] != '\0' ? KEYWARD_CERTREF_HELP
+                                                : "(no backend of this build keeps certificates)");
         return 2;
     }
     status = keyward_init();

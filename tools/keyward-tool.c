@@ -25,13 +25,12 @@
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: keyward-tool keygen KEYREF --type ec-p256|ec-p384|ec-p521|rsa-2048|rsa-3072|rsa-4096\n"
-            "       keyward-tool pubkey KEYREF\n"
-            "       keyward-tool csr KEYREF --subject \"CN=...,O=...\"\n"
-            KEYWARD_TOOL_USAGE
-            "       keyward-tool cert-store CERTREF cert.pem [--force] | cert-get CERTREF\n"
-            "       keyward-tool check-identity CERTREF KEYREF [--chain CHAINREF]\n");
+    fprintf(stderr, "usage: keyward-tool keygen KEYREF --type "
+                    "ec-p256|ec-p384|ec-p521|rsa-2048|rsa-3072|rsa-4096\n"
+                    "       keyward-tool pubkey KEYREF\n"
+                    "       keyward-tool csr KEYREF --subject \"CN=...,O=...\"\n" KEYWARD_TOOL_USAGE
+                    "       keyward-tool cert-store CERTREF cert.pem [--force] | cert-get CERTREF\n"
+                    "       keyward-tool check-identity CERTREF KEYREF [--chain CHAINREF]\n");
 }
 
 /* The backends' own subcommands (src/se/<name>/CMakeLists.txt, TOOL_COMMANDS). */
@@ -90,7 +89,7 @@ static int parse_type(const char *t, psa_key_type_t *type, size_t *bits)
         const char *name;
         int ec;
         size_t bits;
-    } types[] = {{"ec-p256", 1, 256},    {"ec-p384", 1, 384},    {"ec-p521", 1, 521},
+    } types[] = {{"ec-p256", 1, 256},   {"ec-p384", 1, 384},   {"ec-p521", 1, 521},
                  {"rsa-2048", 0, 2048}, {"rsa-3072", 0, 3072}, {"rsa-4096", 0, 4096}};
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
         if (strcmp(t, types[i].name) == 0) {

@@ -228,7 +228,8 @@ static int mqtt_publish(session_t *s, const char *topic, const char *message)
     body[n++] = (unsigned char)MQTT_PACKET_ID;
     memcpy(body + n, message, len); /* the payload has no length of its own */
     n += len;
-    if (mqtt_send(s, MQTT_PUBLISH_QOS1, body, n) != 0 || mqtt_expect_ack(s, MQTT_PUBACK, ack) != 0) {
+    if (mqtt_send(s, MQTT_PUBLISH_QOS1, body, n) != 0 ||
+        mqtt_expect_ack(s, MQTT_PUBACK, ack) != 0) {
         return -1;
     }
     if (((unsigned)ack[0] << 8 | ack[1]) != MQTT_PACKET_ID) {

@@ -50,8 +50,7 @@ psa_status_t keyward_cert_load(mbedtls_x509_crt *chain, const char *certref);
 /* Reads the DER certificate an SE holds at certref (pkcs11: or tpm2:, not a file).
  * [out] der, der_len   at most der_size bytes (KEYWARD_CERT_MAX is always enough).
  * Same statuses as keyward_cert_load, plus PSA_ERROR_BUFFER_TOO_SMALL. */
-psa_status_t keyward_cert_read(const char *certref, uint8_t *der, size_t der_size,
-                               size_t *der_len);
+psa_status_t keyward_cert_read(const char *certref, uint8_t *der, size_t der_size, size_t *der_len);
 
 /* Stores one certificate (DER, or PEM: the first certificate of it) in the
  * SE at certref (pkcs11:...;type=cert with object= and/or id=, or

@@ -57,10 +57,10 @@ typedef enum {
  * keyward_tls_identity_close(), and must outlive every mbedtls_ssl_config
  * (and SSL context) that uses them. */
 typedef struct {
-    mbedtls_x509_crt chain; /* the end-entity certificate first, then intermediates */
-    mbedtls_pk_context pk;  /* the key, as Mbed TLS signs with it */
-    psa_key_id_t key;       /* the PSA key keyward_key_open() made */
-    int suites[KEYWARD_TLS_MAX_SUITES];      /* 0-terminated; suites[0] == 0: Mbed TLS's own */
+    mbedtls_x509_crt chain;             /* the end-entity certificate first, then intermediates */
+    mbedtls_pk_context pk;              /* the key, as Mbed TLS signs with it */
+    psa_key_id_t key;                   /* the PSA key keyward_key_open() made */
+    int suites[KEYWARD_TLS_MAX_SUITES]; /* 0-terminated; suites[0] == 0: Mbed TLS's own */
     uint16_t sig_algs[KEYWARD_TLS_MAX_SIG_ALGS]; /* MBEDTLS_TLS1_3_SIG_NONE-terminated */
     keyward_tls_step_t failed_step;
 } keyward_tls_identity_t;

@@ -12,7 +12,7 @@
 #define KEYWARD_VERSION_PATCH 0
 #define KEYWARD_VERSION_STRING "0.1.0"
 /* 0xMMmmpp00, comparable with >= */
-#define KEYWARD_VERSION_NUMBER                                                                     \
+#define KEYWARD_VERSION_NUMBER \
     ((KEYWARD_VERSION_MAJOR << 24) | (KEYWARD_VERSION_MINOR << 16) | (KEYWARD_VERSION_PATCH << 8))
 
 #ifdef __cplusplus

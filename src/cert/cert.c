@@ -18,7 +18,6 @@
 #include "mbedtls/error.h"
 #include "mbedtls/platform_util.h"
 
-
 /* name: a file path, or "" (an SE reference may carry a PIN). */
 static void set_mbedtls_error(const char *what, const char *name, int rc)
 {
@@ -26,8 +25,7 @@ static void set_mbedtls_error(const char *what, const char *name, int rc)
 #if defined(MBEDTLS_ERROR_C)
     keyward_compat_strerror(rc, buf, sizeof(buf));
 #endif
-    keyward_set_error("%s%s%s: %s (-0x%04x)", what, name[0] ? " " : "", name, buf,
-                      (unsigned)-rc);
+    keyward_set_error("%s%s%s: %s (-0x%04x)", what, name[0] ? " " : "", name, buf, (unsigned)-rc);
 }
 
 /* A reference in the shape of an SE scheme ("tpm2:nv=...") that no backend of
@@ -80,8 +78,7 @@ static psa_status_t se_refused(psa_status_t status)
     return status;
 }
 
-psa_status_t keyward_cert_read(const char *certref, uint8_t *der, size_t der_size,
-                               size_t *der_len)
+psa_status_t keyward_cert_read(const char *certref, uint8_t *der, size_t der_size, size_t *der_len)
 {
     psa_status_t status = PSA_ERROR_CORRUPTION_DETECTED;
     const keyward_backend_t *be;
@@ -149,8 +146,8 @@ psa_status_t keyward_cert_load(mbedtls_x509_crt *chain, const char *certref)
         rc = mbedtls_x509_crt_parse_file(&tmp, path);
         if (rc != 0) {
             if (rc > 0) {
-                keyward_set_error("certificate file %s: %d certificate(s) in it do not parse",
-                                  path, rc);
+                keyward_set_error("certificate file %s: %d certificate(s) in it do not parse", path,
+                                  rc);
             } else {
                 set_mbedtls_error("cannot load certificate file", path, rc);
             }
@@ -168,7 +165,7 @@ psa_status_t keyward_cert_load(mbedtls_x509_crt *chain, const char *certref)
         if (rc != 0) {
             set_mbedtls_error("cannot add the certificate", "", rc);
             status = rc == MBEDTLS_ERR_X509_ALLOC_FAILED ? PSA_ERROR_INSUFFICIENT_MEMORY
-                                                          : PSA_ERROR_DATA_INVALID;
+                                                         : PSA_ERROR_DATA_INVALID;
             goto exit;
         }
     }

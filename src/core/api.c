@@ -19,7 +19,6 @@ const char *keyward_last_error(void)
 }
 #endif
 
-
 psa_status_t keyward_init(void)
 {
     return psa_crypto_init();
@@ -78,7 +77,7 @@ static psa_status_t open_file_key(const char *path, psa_key_id_t *key)
         keyward_set_error("cannot load software key %s (mbedtls error -0x%04x)", path,
                           (unsigned)-ret);
         status = ret == MBEDTLS_ERR_PK_FILE_IO_ERROR ? PSA_ERROR_DOES_NOT_EXIST
-                                                      : PSA_ERROR_INVALID_ARGUMENT;
+                                                     : PSA_ERROR_INVALID_ARGUMENT;
         goto exit;
     }
     ret = mbedtls_pk_get_psa_attributes(&pk, PSA_KEY_USAGE_SIGN_HASH, &attr);
@@ -237,8 +236,8 @@ psa_status_t keyward_key_close(psa_key_id_t key)
 {
     psa_status_t status = psa_destroy_key(key);
 
-    if (status == PSA_ERROR_NOT_PERMITTED &&
-        MBEDTLS_PSA_KEY_ID_BUILTIN_MIN <= key && key <= MBEDTLS_PSA_KEY_ID_BUILTIN_MAX) {
+    if (status == PSA_ERROR_NOT_PERMITTED && MBEDTLS_PSA_KEY_ID_BUILTIN_MIN <= key &&
+        key <= MBEDTLS_PSA_KEY_ID_BUILTIN_MAX) {
         /* A builtin key is read-only: drop PSA's copy, keep the declaration. */
         status = psa_purge_key(key);
     }

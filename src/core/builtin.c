@@ -6,7 +6,6 @@
  */
 #include <string.h>
 
-
 #include "core.h"
 #include "keyward/port/psa_driver.h"
 #include "mbedtls/build_info.h"
@@ -69,8 +68,8 @@ static keyward_builtin_t *find_locked(psa_key_id_t id)
 
 /* Appends an entry; called with the lock held.  keyref is secret-free. */
 static KW_FOLD psa_status_t add_locked(psa_key_id_t id, const char *keyref, psa_key_type_t type,
-                               size_t bits, psa_key_usage_t usage, psa_algorithm_t alg,
-                               psa_algorithm_t alg2)
+                                       size_t bits, psa_key_usage_t usage, psa_algorithm_t alg,
+                                       psa_algorithm_t alg2)
 {
     keyward_builtin_t *b;
 
@@ -168,8 +167,8 @@ psa_status_t keyward_builtin_add(psa_key_id_t id, const char *keyref, psa_key_ty
 }
 
 psa_status_t keyward_builtin_open(const char *keyref, psa_key_type_t type, size_t bits,
-                                  psa_key_usage_t usage, psa_algorithm_t alg,
-                                  psa_algorithm_t alg2, psa_key_id_t *id)
+                                  psa_key_usage_t usage, psa_algorithm_t alg, psa_algorithm_t alg2,
+                                  psa_key_id_t *id)
 {
     psa_status_t status = PSA_ERROR_CORRUPTION_DETECTED;
     psa_key_id_t cand;
@@ -204,9 +203,9 @@ psa_status_t keyward_builtin_open(const char *keyref, psa_key_type_t type, size_
 #if defined(__GNUC__)
 __attribute__((weak))
 #endif
-psa_status_t mbedtls_psa_platform_get_builtin_key(mbedtls_svc_key_id_t key_id,
-                                                  psa_key_lifetime_t *lifetime,
-                                                  psa_drv_slot_number_t *slot_number)
+psa_status_t
+mbedtls_psa_platform_get_builtin_key(mbedtls_svc_key_id_t key_id, psa_key_lifetime_t *lifetime,
+                                     psa_drv_slot_number_t *slot_number)
 {
     const keyward_builtin_t *b;
     psa_status_t status = PSA_ERROR_DOES_NOT_EXIST;

@@ -52,8 +52,8 @@ psa_status_t keyward_builtin_copy(size_t index, keyward_builtin_t *out);
 /* The id bound to keyref (secret-free text), or a new one from the top of
  * the builtin range that nobody declared, atomically. */
 psa_status_t keyward_builtin_open(const char *keyref, psa_key_type_t type, size_t bits,
-                                  psa_key_usage_t usage, psa_algorithm_t alg,
-                                  psa_algorithm_t alg2, psa_key_id_t *id);
+                                  psa_key_usage_t usage, psa_algorithm_t alg, psa_algorithm_t alg2,
+                                  psa_key_id_t *id);
 
 /* Secrets (secrets.c).  The core marks the store before it makes a key,
  * then binds what the backend stored meanwhile (in this thread) to the new
@@ -80,7 +80,7 @@ void keyward_clear_error(void);
 const char *keyward_generate_target(void);
 
 /* The KEYREF turned into a backend ref (ref_from_keyref or a copy; keyref.c). */
-psa_status_t keyward_ref_from_keyref(const keyward_backend_t *be, const char *keyref,
-                                     uint8_t *ref, size_t ref_size, size_t *ref_len);
+psa_status_t keyward_ref_from_keyref(const keyward_backend_t *be, const char *keyref, uint8_t *ref,
+                                     size_t ref_size, size_t *ref_len);
 
 #endif

@@ -83,8 +83,8 @@ static psa_status_t from_asn1(int ret)
                                                  : PSA_ERROR_INVALID_ARGUMENT;
 }
 
-static int rsa_public(const uint8_t *n, size_t n_len, const uint8_t *e, size_t e_len,
-                      uint8_t *out, size_t out_size, size_t *out_len)
+static int rsa_public(const uint8_t *n, size_t n_len, const uint8_t *e, size_t e_len, uint8_t *out,
+                      size_t out_size, size_t *out_len)
 {
     unsigned char *p = out + out_size;
     size_t total = 0;
@@ -122,7 +122,8 @@ static int digest_info(const char *oid, size_t oid_len, const uint8_t *hash, siz
 
     /* DigestInfo ::= SEQUENCE { AlgorithmIdentifier { oid, NULL }, OCTET STRING digest } */
     MBEDTLS_ASN1_CHK_ADD(total, mbedtls_asn1_write_octet_string(&p, out, hash, hash_len));
-    MBEDTLS_ASN1_CHK_ADD(alg_len, mbedtls_asn1_write_algorithm_identifier(&p, out, oid, oid_len, 0));
+    MBEDTLS_ASN1_CHK_ADD(alg_len,
+                         mbedtls_asn1_write_algorithm_identifier(&p, out, oid, oid_len, 0));
     total += alg_len;
     MBEDTLS_ASN1_CHK_ADD(total, mbedtls_asn1_write_len(&p, out, total));
     MBEDTLS_ASN1_CHK_ADD(total,
@@ -133,9 +134,8 @@ static int digest_info(const char *oid, size_t oid_len, const uint8_t *hash, siz
     return 0;
 }
 
-psa_status_t keyward_der_digest_info(psa_algorithm_t hash_alg, const uint8_t *hash,
-                                     size_t hash_len, uint8_t *out, size_t out_size,
-                                     size_t *out_len)
+psa_status_t keyward_der_digest_info(psa_algorithm_t hash_alg, const uint8_t *hash, size_t hash_len,
+                                     uint8_t *out, size_t out_size, size_t *out_len)
 {
     const char *oid = NULL;
     size_t oid_len = 0;

@@ -122,8 +122,7 @@ static psa_status_t finish_key(const keyward_backend_t *be, const psa_key_attrib
     if (type != psa_get_key_type(attributes) ||
         (psa_get_key_bits(attributes) != 0 && psa_get_key_bits(attributes) != se_bits)) {
         keyward_set_error("the SE key is type 0x%04x, %u bits; the attributes say 0x%04x, %u bits",
-                          (unsigned)type, (unsigned)se_bits,
-                          (unsigned)psa_get_key_type(attributes),
+                          (unsigned)type, (unsigned)se_bits, (unsigned)psa_get_key_type(attributes),
                           (unsigned)psa_get_key_bits(attributes));
         return PSA_ERROR_INVALID_ARGUMENT;
     }
@@ -169,9 +168,8 @@ static psa_status_t import_text_with_secret(const keyward_backend_t *be,
 #endif
 
 psa_status_t keyward_psa_import_key(const psa_key_attributes_t *attributes, const uint8_t *data,
-                                    size_t data_length, uint8_t *key_buffer,
-                                    size_t key_buffer_size, size_t *key_buffer_length,
-                                    size_t *bits)
+                                    size_t data_length, uint8_t *key_buffer, size_t key_buffer_size,
+                                    size_t *key_buffer_length, size_t *bits)
 {
     const keyward_backend_t *be = keyward_backend_by_location(location_of(attributes));
 
@@ -210,8 +208,7 @@ psa_status_t keyward_psa_generate_key(const psa_key_attributes_t *attributes, ui
         return PSA_ERROR_NOT_SUPPORTED;
     }
     if (target == NULL || keyward_backend_by_keyref(target) != be) {
-        keyward_set_error("no %s: generation target set (keyward_set_generate_target)",
-                          be->scheme);
+        keyward_set_error("no %s: generation target set (keyward_set_generate_target)", be->scheme);
         return PSA_ERROR_BAD_STATE;
     }
     status = be->generate(target, psa_get_key_type(attributes), psa_get_key_bits(attributes), ref,

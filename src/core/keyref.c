@@ -27,8 +27,8 @@ psa_status_t keyward_set_generate_target(const char *keyref)
     return PSA_SUCCESS;
 }
 
-psa_status_t keyward_ref_from_keyref(const keyward_backend_t *be, const char *keyref,
-                                     uint8_t *ref, size_t ref_size, size_t *ref_len)
+psa_status_t keyward_ref_from_keyref(const keyward_backend_t *be, const char *keyref, uint8_t *ref,
+                                     size_t ref_size, size_t *ref_len)
 {
     size_t len;
 

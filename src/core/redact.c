@@ -22,8 +22,8 @@
 
 static int is_name_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
 }
 
 static int lower(int c)
@@ -75,12 +75,12 @@ size_t keyward_keyref_redact(const char *keyref, char *out, size_t out_size)
     size_t o = 0;
     const char *p = keyref != NULL ? keyref : "";
 
-#define EMIT(c)                                                                                  \
-    do {                                                                                         \
-        if (o + 1 < out_size) {                                                                  \
-            out[o] = (c);                                                                        \
-        }                                                                                        \
-        o++;                                                                                     \
+#define EMIT(c)                 \
+    do {                        \
+        if (o + 1 < out_size) { \
+            out[o] = (c);       \
+        }                       \
+        o++;                    \
     } while (0)
     while (*p != '\0') {
         /* A name starts where the previous character cannot continue one. */
@@ -125,8 +125,7 @@ size_t keyward_keyref_redact(const char *keyref, char *out, size_t out_size)
  * any attribute they do not know, so a KEYREF carrying a PIN never becomes a
  * key.  The scan and the stripping are compiled out (about 1 KB of code);
  * keyward_keyref_has_secret is 0, inline in keyward/port/backend.h. */
-psa_status_t keyward_keyref_strip(const char *keyref, char *out, size_t out_size,
-                                  size_t *out_len)
+psa_status_t keyward_keyref_strip(const char *keyref, char *out, size_t out_size, size_t *out_len)
 {
     size_t n = strlen(keyref);
 
@@ -222,8 +221,7 @@ static int strip_item(void *ctx, char d, const char *item, size_t len, int secre
     return 0;
 }
 
-psa_status_t keyward_keyref_strip(const char *keyref, char *out, size_t out_size,
-                                  size_t *out_len)
+psa_status_t keyward_keyref_strip(const char *keyref, char *out, size_t out_size, size_t *out_len)
 {
     strip_t s = {out, out_size, 0, 0, 0, 0, 0};
     const char *colon = strchr(keyref, ':');

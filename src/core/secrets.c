@@ -87,7 +87,8 @@ psa_status_t keyward_secret_put(const uint8_t *ref, size_t ref_len, const char *
     if (s == NULL) {
         KW_UNLOCK();
         keyward_set_error("more than %u keys with secrets in process memory: close some "
-                          "(keyward_key_close)", (unsigned)KEYWARD_SECRETS_MAX);
+                          "(keyward_key_close)",
+                          (unsigned)KEYWARD_SECRETS_MAX);
         return PSA_ERROR_INSUFFICIENT_MEMORY;
     }
     wipe(s);

@@ -147,8 +147,7 @@ void keyward_i2c_socket_close(keyward_i2c_socket_t *s)
     }
 }
 
-int keyward_i2c_socket_control(keyward_i2c_socket_t *s, const char *cmd, char *out,
-                               size_t out_size)
+int keyward_i2c_socket_control(keyward_i2c_socket_t *s, const char *cmd, char *out, size_t out_size)
 {
     size_t got = 0;
     size_t len = strlen(cmd);

@@ -5,8 +5,8 @@
 #include "keyward/port/i2c.h" /* the HAL class; no backend header: the HAL builds without one */
 
 typedef struct {
-    int fd;          /* -1: not connected */
-    char path[108];  /* sizeof(sockaddr_un.sun_path) */
+    int fd;         /* -1: not connected */
+    char path[108]; /* sizeof(sockaddr_un.sun_path) */
 } keyward_i2c_socket_t;
 
 extern const keyward_i2c_class_t keyward_i2c_socket_class;

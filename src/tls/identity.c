@@ -26,8 +26,7 @@ static const uint16_t identity_sig_alg_candidates[] = {
  * two algorithms, any padding)? */
 static int identity_key_signs(const psa_key_attributes_t *attr, psa_algorithm_t hash_alg)
 {
-    psa_algorithm_t algs[2] = {psa_get_key_algorithm(attr),
-                               psa_get_key_enrollment_algorithm(attr)};
+    psa_algorithm_t algs[2] = {psa_get_key_algorithm(attr), psa_get_key_enrollment_algorithm(attr)};
     int ok = 0;
 
     for (int i = 0; i < 2; i++) {

@@ -35,7 +35,7 @@ static int sign_once(psa_key_id_t key)
         return 0;
     }
     alg = PSA_KEY_TYPE_IS_ECC(psa_get_key_type(&attr)) ? PSA_ALG_ECDSA(PSA_ALG_SHA_256)
-                                                        : PSA_ALG_RSA_PKCS1V15_SIGN(PSA_ALG_SHA_256);
+                                                       : PSA_ALG_RSA_PKCS1V15_SIGN(PSA_ALG_SHA_256);
     psa_reset_key_attributes(&attr);
     return psa_sign_hash(key, alg, hash, sizeof(hash), sig, sizeof(sig), &len) == PSA_SUCCESS;
 }

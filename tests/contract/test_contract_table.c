@@ -50,12 +50,13 @@ static void unknown_scheme_named(void)
     CHECK(keyward_ref_scheme_len("/tmp/a:b") == 0);
     CHECK(keyward_ref_scheme_len("nocolon") == 0);
     CHECK(keyward_ref_scheme_len(NULL) == 0);
-    CHECK_STATUS(keyward_key_open("zz9:slot=1;pin-value=Secret1", &key), PSA_ERROR_INVALID_ARGUMENT);
+    CHECK_STATUS(keyward_key_open("zz9:slot=1;pin-value=Secret1", &key),
+                 PSA_ERROR_INVALID_ARGUMENT);
     CHECK(strstr(keyward_last_error(), "no backend for scheme 'zz9:'") != NULL);
     CHECK(strstr(keyward_last_error(), "Secret1") == NULL);
     CHECK(strstr(keyward_last_error(), KEYWARD_KEY_SCHEMES) != NULL);
-    CHECK_STATUS(keyward_key_generate("zz9:slot=1", PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_SECP_R1),
-                                      256, &key),
+    CHECK_STATUS(keyward_key_generate("zz9:slot=1",
+                                      PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_SECP_R1), 256, &key),
                  PSA_ERROR_INVALID_ARGUMENT);
     CHECK(strstr(keyward_last_error(), "no backend for scheme 'zz9:'") != NULL);
 }

@@ -36,11 +36,11 @@ static int s_write(void *ctx, uint8_t addr, const uint8_t *data, size_t len)
 
     /* A command: the command layer frames it itself; the packet builder
      * (keyward_atecc608_packet) must make the same bytes of it. */
-    if (len > 1 && (len < 8 || data[0] != 0x03 || data[1] != len - 1 ||
-                    keyward_atecc608_packet(again, sizeof(again), data[2], data[3],
-                                            (uint16_t)(data[4] | data[5] << 8), data + 6,
-                                            len - 8) != len ||
-                    memcmp(again, data, len) != 0)) {
+    if (len > 1 &&
+        (len < 8 || data[0] != 0x03 || data[1] != len - 1 ||
+         keyward_atecc608_packet(again, sizeof(again), data[2], data[3],
+                                 (uint16_t)(data[4] | data[5] << 8), data + 6, len - 8) != len ||
+         memcmp(again, data, len) != 0)) {
         abort();
     }
     return s->p < s->end ? KEYWARD_I2C_OK : KEYWARD_I2C_ERROR;
@@ -101,15 +101,23 @@ static int run_command(keyward_atecc608_t *dev, uint8_t which)
     uint8_t buf[64] = {0};
 
     switch (which % 8) {
-    case 0: return keyward_atecc608_info(dev, buf);
-    case 1: return keyward_atecc608_read(dev, KEYWARD_ATECC608_ZONE_CONFIG, 0, buf,
-                                         which & 0x80u ? 32u : 4u);
-    case 2: return keyward_atecc608_random(dev, buf);
-    case 3: return keyward_atecc608_sign(dev, 0x80, (uint8_t)(which >> 3), buf); /* 0..31 */
-    case 4: return keyward_atecc608_genkey(dev, which & 0x10u ? 0x04 : 0x00, 0, buf);
-    case 5: return keyward_atecc608_nonce_load(dev, which & 0x10u ? 0x40 : 0x00, buf);
-    case 6: return keyward_atecc608_write(dev, KEYWARD_ATECC608_ZONE_DATA, 8, buf, 32);
-    default: return keyward_atecc608_lock(dev, 0x80, 0);
+    case 0:
+        return keyward_atecc608_info(dev, buf);
+    case 1:
+        return keyward_atecc608_read(dev, KEYWARD_ATECC608_ZONE_CONFIG, 0, buf,
+                                     which & 0x80u ? 32u : 4u);
+    case 2:
+        return keyward_atecc608_random(dev, buf);
+    case 3:
+        return keyward_atecc608_sign(dev, 0x80, (uint8_t)(which >> 3), buf); /* 0..31 */
+    case 4:
+        return keyward_atecc608_genkey(dev, which & 0x10u ? 0x04 : 0x00, 0, buf);
+    case 5:
+        return keyward_atecc608_nonce_load(dev, which & 0x10u ? 0x40 : 0x00, buf);
+    case 6:
+        return keyward_atecc608_write(dev, KEYWARD_ATECC608_ZONE_DATA, 8, buf, 32);
+    default:
+        return keyward_atecc608_lock(dev, 0x80, 0);
     }
 }
 
@@ -132,16 +140,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         }
         /* what a command builder makes of the payload parses back */
-        if (plen >= 4 && keyward_atecc608_packet(cmd, sizeof(cmd), payload[0], payload[1],
-                                                 (uint16_t)(payload[2] | payload[3] << 8),
-                                                 payload + 4, plen - 4) != 0 &&
+        if (plen >= 4 &&
+            keyward_atecc608_packet(cmd, sizeof(cmd), payload[0], payload[1],
+                                    (uint16_t)(payload[2] | payload[3] << 8), payload + 4,
+                                    plen - 4) != 0 &&
             keyward_atecc608_parse(cmd + 1, cmd[1], &payload, &plen) != 0) {
             abort();
         }
     }
     if (kw608_keyref_parse(data, size, &kr) == PSA_SUCCESS) {
-        if (kr.slot > 15 || (kr.bus != NULL && ((const uint8_t *)kr.bus < data ||
-                                                (const uint8_t *)kr.bus + kr.bus_len > data + size))) {
+        if (kr.slot > 15 ||
+            (kr.bus != NULL && ((const uint8_t *)kr.bus < data ||
+                                (const uint8_t *)kr.bus + kr.bus_len > data + size))) {
             abort();
         }
     }
@@ -208,14 +218,14 @@ static void kw_fuzz_seeds(void (*add)(const uint8_t *, size_t))
         in[n++] = sessions[i].cmd;
         memcpy(in + n, wake_ok, sizeof(wake_ok));
         n += sizeof(wake_ok);
-        in[n++] = 0;                 /* first poll: NAK */
-        in[n++] = 2;                 /* then the count byte */
+        in[n++] = 0; /* first poll: NAK */
+        in[n++] = 2; /* then the count byte */
         in[n++] = sessions[i].count;
-        in[n++] = 7;                 /* the rest, CRC fixed */
+        in[n++] = 7; /* the rest, CRC fixed */
         for (size_t k = 1; k < sessions[i].count && k < 68 && n < sizeof(in); k++) {
             /* a status reply: 0x0F (execution error) to info, 00 to the others */
-            in[n++] = sessions[i].count == 4 ? (sessions[i].cmd == 0 ? 0x0F : 0x00)
-                                             : (uint8_t)(k * 29);
+            in[n++] =
+                sessions[i].count == 4 ? (sessions[i].cmd == 0 ? 0x0F : 0x00) : (uint8_t)(k * 29);
         }
         add(in, n);
     }

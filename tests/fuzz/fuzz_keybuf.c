@@ -65,9 +65,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         psa_key_attributes_t attr = PSA_KEY_ATTRIBUTES_INIT;
         /* The buffer's own type when it parses, so that the type check
          * passes and the later ones are reached; P-256 otherwise. */
-        psa_key_type_t type = parsed == PSA_SUCCESS
-                                  ? kb.type
-                                  : PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_SECP_R1);
+        psa_key_type_t type =
+            parsed == PSA_SUCCESS ? kb.type : PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_SECP_R1);
         psa_status_t status;
 
         psa_set_key_lifetime(&attr, PSA_KEY_LIFETIME_FROM_PERSISTENCE_AND_LOCATION(

@@ -103,11 +103,19 @@ int main(int argc, char **argv)
         for (uint32_t m = 1 + kw_next() % 4; m > 0 && len > 0; m--) {
             size_t at = kw_next() % len;
             switch (kw_next() % 6) {
-            case 0: buf[at] ^= (uint8_t)(1u << (kw_next() % 8)); break;
-            case 1: buf[at] = (uint8_t)kw_next(); break;
-            case 2: buf[at] = (uint8_t)(kw_next() % 2 ? 0x00 : 0xff); break;
-            case 3: len = at; break; /* truncate */
-            case 4: /* extend with noise */
+            case 0:
+                buf[at] ^= (uint8_t)(1u << (kw_next() % 8));
+                break;
+            case 1:
+                buf[at] = (uint8_t)kw_next();
+                break;
+            case 2:
+                buf[at] = (uint8_t)(kw_next() % 2 ? 0x00 : 0xff);
+                break;
+            case 3:
+                len = at;
+                break; /* truncate */
+            case 4:    /* extend with noise */
                 for (size_t n = kw_next() % 64; n > 0 && len < sizeof(buf); n--) {
                     buf[len++] = (uint8_t)kw_next();
                 }

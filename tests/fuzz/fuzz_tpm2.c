@@ -57,8 +57,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (kw_tpm2_keyfile_parse(data, size, &kf) == PSA_SUCCESS) {
         if (kw_tpm2_keyfile_write_pem(&kf, pem, sizeof(pem), &len) != PSA_SUCCESS ||
             kw_tpm2_keyfile_parse((const uint8_t *)pem, len, &kf2) != PSA_SUCCESS ||
-            kf2.pub_len != kf.pub_len || kf2.priv_len != kf.priv_len ||
-            kf2.parent != kf.parent || memcmp(kf2.pub, kf.pub, kf.pub_len) != 0 ||
+            kf2.pub_len != kf.pub_len || kf2.priv_len != kf.priv_len || kf2.parent != kf.parent ||
+            memcmp(kf2.pub, kf.pub, kf.pub_len) != 0 ||
             memcmp(kf2.priv, kf.priv, kf.priv_len) != 0) {
             abort();
         }

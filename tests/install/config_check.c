@@ -8,7 +8,7 @@
 #include <mbedtls/build_info.h>
 #include <psa/crypto.h>
 
-#if !defined(KEYWARD_PSA_DRIVER) || !defined(MBEDTLS_PSA_CRYPTO_BUILTIN_KEYS) ||                   \
+#if !defined(KEYWARD_PSA_DRIVER) || !defined(MBEDTLS_PSA_CRYPTO_BUILTIN_KEYS) || \
     !defined(MBEDTLS_THREADING_C)
 #error "the installed Mbed TLS headers do not carry keyward's configuration"
 #endif

@@ -13,7 +13,7 @@ typedef struct {
     char dir[256];
     char socket[300];
     char state[300];
-    char bus[310];     /* "unix:<socket>" */
+    char bus[310]; /* "unix:<socket>" */
     int pid;
     int rec;                  /* the helper's own record, for the exit cleanup */
     keyward_i2c_socket_t ctl; /* control connection */

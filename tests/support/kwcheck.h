@@ -33,7 +33,7 @@ KW_WEAK int kw_check_passed;
 KW_WEAK int kw_check_failed;
 KW_WEAK const char *kw_check_name;
 KW_WEAK int kw_check_reported;
-KW_WEAK pid_t kw_check_pid; /* the test's own process: a forked child does not report */
+KW_WEAK pid_t kw_check_pid;   /* the test's own process: a forked child does not report */
 KW_WEAK int kw_check_verbose; /* CHECK_MSG prints its "ok" lines too */
 /* Optional hooks a test sets: extra text for a FAIL line (e.g. keyward_last_error) and the
  * name of a status (keyward_status_name); this header links no keyward code itself. */
@@ -41,9 +41,8 @@ KW_WEAK const char *(*kw_check_detail)(void);
 KW_WEAK const char *(*kw_check_status_name)(int32_t);
 
 /* Counts atomically: some tests check from several threads. */
-#define KW_CHECK_COUNT_(ok)                                                                  \
-    ((void)__atomic_fetch_add((ok) ? &kw_check_passed : &kw_check_failed, 1,                 \
-                              __ATOMIC_RELAXED))
+#define KW_CHECK_COUNT_(ok) \
+    ((void)__atomic_fetch_add((ok) ? &kw_check_passed : &kw_check_failed, 1, __ATOMIC_RELAXED))
 
 KW_WEAK void kw_check_at_exit(void)
 {
@@ -53,8 +52,8 @@ KW_WEAK void kw_check_at_exit(void)
     int passed = __atomic_load_n(&kw_check_passed, __ATOMIC_RELAXED);
     int failed = __atomic_load_n(&kw_check_failed, __ATOMIC_RELAXED);
     if (!kw_check_reported) {
-        printf("%s: %d checks passed, %d failed\n",
-               kw_check_name != NULL ? kw_check_name : "test", passed, failed);
+        printf("%s: %d checks passed, %d failed\n", kw_check_name != NULL ? kw_check_name : "test",
+               passed, failed);
     }
     if (failed != 0 || passed == 0) {
         if (passed == 0 && failed == 0) {
@@ -75,86 +74,86 @@ __attribute__((constructor)) static void kw_check_register(void)
     }
 }
 
-#define CHECK(cond)                                                                          \
-    do {                                                                                     \
-        int kw_ok_ = !!(cond);                                                               \
-        KW_CHECK_COUNT_(kw_ok_);                                                             \
-        if (!kw_ok_) {                                                                       \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);         \
-        }                                                                                    \
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        int kw_ok_ = !!(cond);                                                       \
+        KW_CHECK_COUNT_(kw_ok_);                                                     \
+        if (!kw_ok_) {                                                               \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+        }                                                                            \
     } while (0)
 
-#define CHECK_EQ(a, b)                                                                       \
-    do {                                                                                     \
-        long long kw_a_ = (long long)(a), kw_b_ = (long long)(b);                            \
-        KW_CHECK_COUNT_(kw_a_ == kw_b_);                                                     \
-        if (kw_a_ != kw_b_) {                                                                \
-            fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n", __FILE__, __LINE__,  \
-                    #a, kw_a_, #b, kw_b_);                                                   \
-        }                                                                                    \
+#define CHECK_EQ(a, b)                                                                          \
+    do {                                                                                        \
+        long long kw_a_ = (long long)(a), kw_b_ = (long long)(b);                               \
+        KW_CHECK_COUNT_(kw_a_ == kw_b_);                                                        \
+        if (kw_a_ != kw_b_) {                                                                   \
+            fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n", __FILE__, __LINE__, #a, \
+                    kw_a_, #b, kw_b_);                                                          \
+        }                                                                                       \
     } while (0)
 
-#define CHECK_STATUS(expr, expected)                                                         \
-    do {                                                                                     \
-        psa_status_t kw_s_ = (expr);                                                         \
-        KW_CHECK_COUNT_(kw_s_ == (expected));                                                \
-        if (kw_s_ != (expected)) {                                                           \
-            fprintf(stderr, "%s:%d: %s gave %d, expected %s (%d)\n", __FILE__, __LINE__,     \
-                    #expr, (int)kw_s_, #expected, (int)(expected));                          \
-        }                                                                                    \
+#define CHECK_STATUS(expr, expected)                                                            \
+    do {                                                                                        \
+        psa_status_t kw_s_ = (expr);                                                            \
+        KW_CHECK_COUNT_(kw_s_ == (expected));                                                   \
+        if (kw_s_ != (expected)) {                                                              \
+            fprintf(stderr, "%s:%d: %s gave %d, expected %s (%d)\n", __FILE__, __LINE__, #expr, \
+                    (int)kw_s_, #expected, (int)(expected));                                    \
+        }                                                                                       \
     } while (0)
 
-#define CHECK_MSG(cond, ...)                                                                 \
-    do {                                                                                     \
-        int kw_ok_ = !!(cond);                                                               \
-        KW_CHECK_COUNT_(kw_ok_);                                                             \
-        if (!kw_ok_ || kw_check_verbose) {                                                   \
-            printf(kw_ok_ ? "ok   " : "FAIL ");                                              \
-            printf(__VA_ARGS__);                                                             \
-            if (kw_ok_) {                                                                    \
-                printf("\n");                                                                \
-            } else {                                                                         \
-                printf("  [%s:%d] %s\n", __FILE__, __LINE__,                                 \
-                       kw_check_detail != NULL ? kw_check_detail() : "");                    \
-            }                                                                                \
-        }                                                                                    \
+#define CHECK_MSG(cond, ...)                                              \
+    do {                                                                  \
+        int kw_ok_ = !!(cond);                                            \
+        KW_CHECK_COUNT_(kw_ok_);                                          \
+        if (!kw_ok_ || kw_check_verbose) {                                \
+            printf(kw_ok_ ? "ok   " : "FAIL ");                           \
+            printf(__VA_ARGS__);                                          \
+            if (kw_ok_) {                                                 \
+                printf("\n");                                             \
+            } else {                                                      \
+                printf("  [%s:%d] %s\n", __FILE__, __LINE__,              \
+                       kw_check_detail != NULL ? kw_check_detail() : ""); \
+            }                                                             \
+        }                                                                 \
     } while (0)
 
 #define CHECK_TEXT(cond, text) CHECK_MSG(cond, "%s", text)
 
-#define CHECK_STATUS_MSG(got, want, ...)                                                     \
-    do {                                                                                     \
-        int32_t kw_g_ = (int32_t)(got), kw_w_ = (int32_t)(want);                             \
-        if (kw_g_ != kw_w_) {                                                                \
-            if (kw_check_status_name != NULL) {                                              \
-                printf("#    got %s, want %s\n", kw_check_status_name(kw_g_),                \
-                       kw_check_status_name(kw_w_));                                         \
-            } else {                                                                         \
-                printf("#    got %d, want %d\n", (int)kw_g_, (int)kw_w_);                    \
-            }                                                                                \
-        }                                                                                    \
-        CHECK_MSG(kw_g_ == kw_w_, __VA_ARGS__);                                              \
+#define CHECK_STATUS_MSG(got, want, ...)                                      \
+    do {                                                                      \
+        int32_t kw_g_ = (int32_t)(got), kw_w_ = (int32_t)(want);              \
+        if (kw_g_ != kw_w_) {                                                 \
+            if (kw_check_status_name != NULL) {                               \
+                printf("#    got %s, want %s\n", kw_check_status_name(kw_g_), \
+                       kw_check_status_name(kw_w_));                          \
+            } else {                                                          \
+                printf("#    got %d, want %d\n", (int)kw_g_, (int)kw_w_);     \
+            }                                                                 \
+        }                                                                     \
+        CHECK_MSG(kw_g_ == kw_w_, __VA_ARGS__);                               \
     } while (0)
 
-#define REQUIRE(cond)                                                                        \
-    do {                                                                                     \
-        int kw_ok_ = !!(cond);                                                               \
-        KW_CHECK_COUNT_(kw_ok_);                                                             \
-        if (!kw_ok_) {                                                                       \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);         \
-            exit(1);                                                                         \
-        }                                                                                    \
+#define REQUIRE(cond)                                                                \
+    do {                                                                             \
+        int kw_ok_ = !!(cond);                                                       \
+        KW_CHECK_COUNT_(kw_ok_);                                                     \
+        if (!kw_ok_) {                                                               \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+            exit(1);                                                                 \
+        }                                                                            \
     } while (0)
 
-#define REQUIRE_EQ(a, b)                                                                     \
-    do {                                                                                     \
-        long long kw_a_ = (long long)(a), kw_b_ = (long long)(b);                            \
-        KW_CHECK_COUNT_(kw_a_ == kw_b_);                                                     \
-        if (kw_a_ != kw_b_) {                                                                \
-            fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n", __FILE__, __LINE__,  \
-                    #a, kw_a_, #b, kw_b_);                                                   \
-            exit(1);                                                                         \
-        }                                                                                    \
+#define REQUIRE_EQ(a, b)                                                                        \
+    do {                                                                                        \
+        long long kw_a_ = (long long)(a), kw_b_ = (long long)(b);                               \
+        KW_CHECK_COUNT_(kw_a_ == kw_b_);                                                        \
+        if (kw_a_ != kw_b_) {                                                                   \
+            fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n", __FILE__, __LINE__, #a, \
+                    kw_a_, #b, kw_b_);                                                          \
+            exit(1);                                                                            \
+        }                                                                                       \
     } while (0)
 
 /* Names the test in the exit line (kw_test_end does too). */

@@ -19,11 +19,11 @@ static void builtin_table(void)
     const psa_algorithm_t alg = PSA_ALG_ECDSA(PSA_ALG_ANY_HASH);
 
     keyward_builtin_clear();
-    CHECK_STATUS(keyward_builtin_add(MBEDTLS_PSA_KEY_ID_BUILTIN_MIN - 1, "pkcs11:object=a", ec,
-                                     256, PSA_KEY_USAGE_SIGN_HASH, alg, 0),
+    CHECK_STATUS(keyward_builtin_add(MBEDTLS_PSA_KEY_ID_BUILTIN_MIN - 1, "pkcs11:object=a", ec, 256,
+                                     PSA_KEY_USAGE_SIGN_HASH, alg, 0),
                  PSA_ERROR_INVALID_ARGUMENT);
-    CHECK_STATUS(keyward_builtin_add(MBEDTLS_PSA_KEY_ID_BUILTIN_MAX + 1, "pkcs11:object=a", ec,
-                                     256, PSA_KEY_USAGE_SIGN_HASH, alg, 0),
+    CHECK_STATUS(keyward_builtin_add(MBEDTLS_PSA_KEY_ID_BUILTIN_MAX + 1, "pkcs11:object=a", ec, 256,
+                                     PSA_KEY_USAGE_SIGN_HASH, alg, 0),
                  PSA_ERROR_INVALID_ARGUMENT);
     CHECK_STATUS(keyward_builtin_add(MBEDTLS_PSA_KEY_ID_BUILTIN_MIN, "nosuch:x", ec, 256,
                                      PSA_KEY_USAGE_SIGN_HASH, alg, 0),
@@ -34,8 +34,8 @@ static void builtin_table(void)
     CHECK_STATUS(keyward_builtin_add(MBEDTLS_PSA_KEY_ID_BUILTIN_MIN, "pkcs11:object=a", ec, 256,
                                      PSA_KEY_USAGE_SIGN_HASH, alg, 0),
                  PSA_SUCCESS);
-    CHECK_STATUS(keyward_builtin_add(MBEDTLS_PSA_KEY_ID_BUILTIN_MIN + 5, "pkcs11:object=b", ec,
-                                     384, PSA_KEY_USAGE_SIGN_HASH, alg, 0),
+    CHECK_STATUS(keyward_builtin_add(MBEDTLS_PSA_KEY_ID_BUILTIN_MIN + 5, "pkcs11:object=b", ec, 384,
+                                     PSA_KEY_USAGE_SIGN_HASH, alg, 0),
                  PSA_SUCCESS);
     /* lookups by the PSA core's platform hook */
     CHECK_STATUS(mbedtls_psa_platform_get_builtin_key(
@@ -52,8 +52,8 @@ static void builtin_table(void)
     /* an id already declared is never replaced (issue 7 section 8) */
     {
         keyward_builtin_t b;
-        CHECK_STATUS(keyward_builtin_add(MBEDTLS_PSA_KEY_ID_BUILTIN_MIN, "pkcs11:object=c", ec,
-                                         256, PSA_KEY_USAGE_SIGN_HASH, alg, 0),
+        CHECK_STATUS(keyward_builtin_add(MBEDTLS_PSA_KEY_ID_BUILTIN_MIN, "pkcs11:object=c", ec, 256,
+                                         PSA_KEY_USAGE_SIGN_HASH, alg, 0),
                      PSA_ERROR_ALREADY_EXISTS);
         CHECK_STATUS(keyward_builtin_copy(2, &b), PSA_ERROR_DOES_NOT_EXIST);
         CHECK_STATUS(keyward_builtin_copy(0, &b), PSA_SUCCESS);
@@ -61,8 +61,8 @@ static void builtin_table(void)
     }
     /* the table is bounded */
     for (psa_key_id_t i = 10; i < 10 + KEYWARD_BUILTIN_MAX - 2; i++) {
-        CHECK_STATUS(keyward_builtin_add(MBEDTLS_PSA_KEY_ID_BUILTIN_MIN + i, "pkcs11:object=d",
-                                         ec, 256, PSA_KEY_USAGE_SIGN_HASH, alg, 0),
+        CHECK_STATUS(keyward_builtin_add(MBEDTLS_PSA_KEY_ID_BUILTIN_MIN + i, "pkcs11:object=d", ec,
+                                         256, PSA_KEY_USAGE_SIGN_HASH, alg, 0),
                      PSA_SUCCESS);
     }
     CHECK_STATUS(keyward_builtin_add(MBEDTLS_PSA_KEY_ID_BUILTIN_MIN + 100, "pkcs11:object=e", ec,
@@ -81,7 +81,8 @@ static void builtin_table(void)
         CHECK(psa_get_key_bits(&attr) == 384 && psa_get_key_type(&attr) == ec);
         CHECK_STATUS(keyward_psa_get_builtin_key(1, &attr, buf, sizeof(buf), &len), PSA_SUCCESS);
         CHECK_STATUS(keyward_keybuf_parse(buf, len, &kb), PSA_SUCCESS);
-        CHECK(kb.ref_len == strlen("pkcs11:object=b") && memcmp(kb.ref, "pkcs11:object=b", 15) == 0);
+        CHECK(kb.ref_len == strlen("pkcs11:object=b") &&
+              memcmp(kb.ref, "pkcs11:object=b", 15) == 0);
         CHECK_STATUS(keyward_psa_get_builtin_key(999, &attr, buf, sizeof(buf), &len),
                      PSA_ERROR_DOES_NOT_EXIST);
         psa_set_key_lifetime(&attr, PSA_KEY_LIFETIME_FROM_PERSISTENCE_AND_LOCATION(
@@ -96,7 +97,8 @@ static void keyrefs(void)
 {
     psa_key_id_t key = 0;
 
-    CHECK(keyward_backend_by_keyref("pkcs11:object=x") == keyward_backend_by_location(KEYWARD_LOCATION_PKCS11));
+    CHECK(keyward_backend_by_keyref("pkcs11:object=x") ==
+          keyward_backend_by_location(KEYWARD_LOCATION_PKCS11));
     CHECK(keyward_backend_by_keyref("pkcs11") == NULL);
     CHECK(keyward_backend_by_keyref("pkcs1:x") == NULL);
     CHECK(keyward_backend_by_keyref("") == NULL);
@@ -108,10 +110,11 @@ static void keyrefs(void)
     /* malformed RFC 7512 URIs are refused before any module is loaded */
     CHECK_STATUS(keyward_key_open("pkcs11:object=%zz", &key), PSA_ERROR_INVALID_ARGUMENT);
     CHECK_STATUS(keyward_key_open("pkcs11:bogus", &key), PSA_ERROR_INVALID_ARGUMENT);
-    CHECK_STATUS(keyward_key_open("pkcs11:token=t?module-path=/nonexistent/module.so",
-                                  &key), PSA_ERROR_INVALID_ARGUMENT); /* names no object */
+    CHECK_STATUS(keyward_key_open("pkcs11:token=t?module-path=/nonexistent/module.so", &key),
+                 PSA_ERROR_INVALID_ARGUMENT); /* names no object */
     CHECK_STATUS(keyward_key_open("pkcs11:token=t;object=o?module-path=/nonexistent/module.so",
-                                  &key), PSA_ERROR_DOES_NOT_EXIST);
+                                  &key),
+                 PSA_ERROR_DOES_NOT_EXIST);
     CHECK(strstr(keyward_last_error(), "cannot load PKCS#11 module") != NULL);
     CHECK_STATUS(keyward_key_open("file:/nonexistent.pem", &key), PSA_ERROR_DOES_NOT_EXIST);
 }
@@ -149,17 +152,17 @@ static void bad_key_buffers(void)
                                        sig, sizeof(sig), &len),
                  PSA_ERROR_DATA_CORRUPT);
     psa_set_key_type(&attr, PSA_KEY_TYPE_RSA_KEY_PAIR);
-    CHECK_STATUS(keyward_psa_sign_hash(&attr, good, good_len, PSA_ALG_ECDSA(PSA_ALG_SHA_256),
-                                       hash, 32, sig, sizeof(sig), &len),
+    CHECK_STATUS(keyward_psa_sign_hash(&attr, good, good_len, PSA_ALG_ECDSA(PSA_ALG_SHA_256), hash,
+                                       32, sig, sizeof(sig), &len),
                  PSA_ERROR_DATA_CORRUPT);
     psa_set_key_type(&attr, PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_SECP_R1));
     /* a hash of the wrong length and a short signature buffer are caught
      * before the SE is asked */
-    CHECK_STATUS(keyward_psa_sign_hash(&attr, good, good_len, PSA_ALG_ECDSA(PSA_ALG_SHA_256),
-                                       hash, 20, sig, sizeof(sig), &len),
+    CHECK_STATUS(keyward_psa_sign_hash(&attr, good, good_len, PSA_ALG_ECDSA(PSA_ALG_SHA_256), hash,
+                                       20, sig, sizeof(sig), &len),
                  PSA_ERROR_INVALID_ARGUMENT);
-    CHECK_STATUS(keyward_psa_sign_hash(&attr, good, good_len, PSA_ALG_ECDSA(PSA_ALG_SHA_256),
-                                       hash, 32, sig, 63, &len),
+    CHECK_STATUS(keyward_psa_sign_hash(&attr, good, good_len, PSA_ALG_ECDSA(PSA_ALG_SHA_256), hash,
+                                       32, sig, 63, &len),
                  PSA_ERROR_BUFFER_TOO_SMALL);
     /* The hash length each signature algorithm wants, checked before the
      * SE: its length passes (the short signature buffer stops it next), one
@@ -172,10 +175,11 @@ static void bad_key_buffers(void)
         uint8_t h[65] = {0};
 
         for (size_t i = 0; i < sizeof(hashes) / sizeof(hashes[0]); i++) {
-            const psa_algorithm_t algs[] = {
-                PSA_ALG_ECDSA(hashes[i]), PSA_ALG_DETERMINISTIC_ECDSA(hashes[i]),
-                PSA_ALG_RSA_PKCS1V15_SIGN(hashes[i]), PSA_ALG_RSA_PSS(hashes[i]),
-                PSA_ALG_RSA_PSS_ANY_SALT(hashes[i])};
+            const psa_algorithm_t algs[] = {PSA_ALG_ECDSA(hashes[i]),
+                                            PSA_ALG_DETERMINISTIC_ECDSA(hashes[i]),
+                                            PSA_ALG_RSA_PKCS1V15_SIGN(hashes[i]),
+                                            PSA_ALG_RSA_PSS(hashes[i]),
+                                            PSA_ALG_RSA_PSS_ANY_SALT(hashes[i])};
             for (size_t j = 0; j < sizeof(algs) / sizeof(algs[0]); j++) {
                 CHECK_STATUS(keyward_psa_sign_hash(&attr, good, good_len, algs[j], h, lengths[i],
                                                    sig, 63, &len),
@@ -195,8 +199,8 @@ static void bad_key_buffers(void)
         CHECK_STATUS(keyward_psa_sign_hash(&attr, good, good_len, PSA_ALG_ECDSA(PSA_ALG_ANY_HASH),
                                            h, 32, sig, sizeof(sig), &len),
                      PSA_ERROR_NOT_SUPPORTED);
-        CHECK_STATUS(keyward_psa_sign_hash(&attr, good, good_len, PSA_ALG_RSA_PKCS1V15_SIGN_RAW,
-                                           h, 65, sig, 63, &len),
+        CHECK_STATUS(keyward_psa_sign_hash(&attr, good, good_len, PSA_ALG_RSA_PKCS1V15_SIGN_RAW, h,
+                                           65, sig, 63, &len),
                      PSA_ERROR_BUFFER_TOO_SMALL);
         CHECK_STATUS(keyward_psa_sign_hash(&attr, good, good_len, PSA_ALG_ECDSA_ANY, h, 7, sig, 63,
                                            &len),
@@ -206,7 +210,8 @@ static void bad_key_buffers(void)
     CHECK(keyward_psa_get_key_buffer_size(&attr) == KEYWARD_KEYBUF_HEADER + KEYWARD_REF_MAX);
     CHECK(keyward_psa_get_key_buffer_size_from_key_data(&attr, ref, 0) == 0);
     CHECK(keyward_psa_get_key_buffer_size_from_key_data(&attr, ref, KEYWARD_REF_MAX + 1) == 0);
-    CHECK(keyward_psa_get_key_buffer_size_from_key_data(&attr, ref, 5) == KEYWARD_KEYBUF_HEADER + 5);
+    CHECK(keyward_psa_get_key_buffer_size_from_key_data(&attr, ref, 5) ==
+          KEYWARD_KEYBUF_HEADER + 5);
     psa_set_key_type(&attr, PSA_KEY_TYPE_AES);
     CHECK(keyward_psa_get_key_buffer_size(&attr) == 0);
     CHECK_STATUS(keyward_psa_import_key(&attr, ref, 5, out, sizeof(out), &len, &len),
@@ -221,8 +226,8 @@ static void der_helpers(void)
     uint8_t hash[32], out[128];
     size_t len = 0;
     const uint8_t n[] = {0x00, 0xc3, 0x01}, e[] = {0x01, 0x00, 0x01};
-    static const uint8_t rsa_der[] = {0x30, 0x0a, 0x02, 0x03, 0x00, 0xc3, 0x01,
-                                      0x02, 0x03, 0x01, 0x00, 0x01};
+    static const uint8_t rsa_der[] = {0x30, 0x0a, 0x02, 0x03, 0x00, 0xc3,
+                                      0x01, 0x02, 0x03, 0x01, 0x00, 0x01};
 
     memset(hash, 0xab, sizeof(hash));
     CHECK_STATUS(keyward_der_digest_info(PSA_ALG_SHA_256, hash, 32, out, sizeof(out), &len),

@@ -52,7 +52,8 @@ static void redaction(void)
     CHECK(redacts_to("tpm2:file=k.pem;auth=str:" PIN ";parent-auth=hex:0a0b",
                      "tpm2:file=k.pem;auth=***;parent-auth=***"));
     CHECK(redacts_to("tpm2:handle=0x81000002;AUTH=" PIN, "tpm2:handle=0x81000002;AUTH=***"));
-    CHECK(redacts_to("x:so-pin=1;owner-auth=2;password=3", "x:so-pin=***;owner-auth=***;password=***"));
+    CHECK(redacts_to("x:so-pin=1;owner-auth=2;password=3",
+                     "x:so-pin=***;owner-auth=***;password=***"));
     /* not secrets: pin-source, names that merely contain "auth" at the start */
     CHECK(redacts_to("pkcs11:object=k?pin-source=/p", "pkcs11:object=k?pin-source=/p"));
     CHECK(redacts_to("x:author=me", "x:author=me"));
@@ -63,8 +64,7 @@ static void redaction(void)
     CHECK(redacts_to("cannot open 'pkcs11:object=k?pin-value=" PIN "'",
                      "cannot open 'pkcs11:object=k?pin-value=***"));
     /* truncation: always terminated, returns the full length */
-    CHECK(keyward_keyref_redact("tpm2:auth=" PIN, small, sizeof(small)) ==
-          strlen("tpm2:auth=***"));
+    CHECK(keyward_keyref_redact("tpm2:auth=" PIN, small, sizeof(small)) == strlen("tpm2:auth=***"));
     CHECK(strlen(small) == sizeof(small) - 1 && strstr(small, "Zq7") == NULL);
     CHECK(keyward_keyref_redact(NULL, small, sizeof(small)) == 0 && small[0] == '\0');
 
@@ -129,8 +129,7 @@ static void store(void)
 
     CHECK(keyward_secrets_count(0) == 0);
     mark = keyward_secrets_mark();
-    CHECK_STATUS(keyward_secret_put(ref, 15, "pin-value", (const uint8_t *)"1111", 4),
-                 PSA_SUCCESS);
+    CHECK_STATUS(keyward_secret_put(ref, 15, "pin-value", (const uint8_t *)"1111", 4), PSA_SUCCESS);
     /* said again before any key was made: replaced, not added */
     CHECK_STATUS(keyward_secret_put(ref, 15, "pin-value", (const uint8_t *)PIN, strlen(PIN)),
                  PSA_SUCCESS);
@@ -171,10 +170,11 @@ static void no_secret_in_key_buffers(void)
     kb.ref_len = strlen(uri);
     psa_set_key_type(&attr, PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_SECP_R1));
     psa_set_key_bits(&attr, 256);
-    psa_set_key_lifetime(&attr, PSA_KEY_LIFETIME_FROM_PERSISTENCE_AND_LOCATION(
-                                    PSA_KEY_PERSISTENCE_DEFAULT, KEYWARD_LOCATION_PKCS11));
-    CHECK_STATUS(keyward_psa_import_key(&attr, (const uint8_t *)uri, strlen(uri), buf,
-                                        sizeof(buf), &len, &bits),
+    psa_set_key_lifetime(&attr,
+                         PSA_KEY_LIFETIME_FROM_PERSISTENCE_AND_LOCATION(PSA_KEY_PERSISTENCE_DEFAULT,
+                                                                        KEYWARD_LOCATION_PKCS11));
+    CHECK_STATUS(keyward_psa_import_key(&attr, (const uint8_t *)uri, strlen(uri), buf, sizeof(buf),
+                                        &len, &bits),
                  PSA_ERROR_INVALID_ARGUMENT);
     CHECK(strstr(keyward_last_error(), "persistent") != NULL);
     CHECK(keyward_secrets_count(0) == 0);
@@ -226,8 +226,8 @@ static void builtins(void)
     }
     CHECK(i == 3);
     /* and the application cannot take an id keyward gave out either */
-    CHECK_STATUS(keyward_builtin_add(id2, "pkcs11:object=x", ec, 256, PSA_KEY_USAGE_SIGN_HASH,
-                                     alg, 0),
+    CHECK_STATUS(keyward_builtin_add(id2, "pkcs11:object=x", ec, 256, PSA_KEY_USAGE_SIGN_HASH, alg,
+                                     0),
                  PSA_ERROR_ALREADY_EXISTS);
     /* a builtin id given its secret again keeps one value, the newest */
     {

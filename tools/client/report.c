@@ -91,10 +91,11 @@ int kwc_fail_alert(const char *when)
     if (kwc_last_alert < 0) {
         return kwc_fail(KWC_EXIT_TLS, "the server sent a fatal alert %s", when);
     }
-    return kwc_fail(
-        KWC_EXIT_TLS, "the server sent the fatal alert %s (%d) %s%s", alert_name(kwc_last_alert),
-        kwc_last_alert, when,
-        alert_is_about_client_cert(kwc_last_alert) ? ": it rejected the client certificate" : "");
+    return kwc_fail(KWC_EXIT_TLS, "the server sent the fatal alert %s (%d) %s%s",
+                    alert_name(kwc_last_alert), kwc_last_alert, when,
+                    alert_is_about_client_cert(kwc_last_alert)
+                        ? ": it rejected the client certificate"
+                        : "");
 }
 
 int kwc_fail_mbedtls(int code, const char *what, int ret)

@@ -31,7 +31,7 @@ static char tls13_sigalg[64];
  * them (4.x always reports them). */
 static void client_conf_report_tickets(mbedtls_ssl_config *conf)
 {
-#if MBEDTLS_VERSION_MAJOR == 3 && defined(MBEDTLS_SSL_SESSION_TICKETS) &&                          \
+#if MBEDTLS_VERSION_MAJOR == 3 && defined(MBEDTLS_SSL_SESSION_TICKETS) && \
     defined(MBEDTLS_SSL_PROTO_TLS1_3)
     mbedtls_ssl_conf_tls13_enable_signal_new_session_tickets(
         conf, MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED);

@@ -31,9 +31,9 @@ extern "C" {
 #endif
 
 typedef struct keyward_backend {
-    const char *scheme;          /* KEYREF prefix without ':', e.g. "pkcs11" */
-    uint8_t id;                  /* backend number stored in key buffers, 1..255 */
-    uint32_t location;           /* its PSA location (locations.h) */
+    const char *scheme; /* KEYREF prefix without ':', e.g. "pkcs11" */
+    uint8_t id;         /* backend number stored in key buffers, 1..255 */
+    uint32_t location;  /* its PSA location (locations.h) */
 
     /* Turns KEYREF text (with scheme) into the ref stored in key buffers.
      * NULL: the ref is the KEYREF text. */
@@ -49,9 +49,9 @@ typedef struct keyward_backend {
      * algorithm already checked against the key's policy by PSA; the backend
      * answers PSA_ERROR_NOT_SUPPORTED for one its SE cannot do.  ECDSA
      * signatures are raw r||s as PSA defines them. */
-    psa_status_t (*sign_hash)(const uint8_t *ref, size_t ref_len, psa_key_type_t type,
-                              size_t bits, psa_algorithm_t alg, const uint8_t *hash,
-                              size_t hash_len, uint8_t *sig, size_t sig_size, size_t *sig_len);
+    psa_status_t (*sign_hash)(const uint8_t *ref, size_t ref_len, psa_key_type_t type, size_t bits,
+                              psa_algorithm_t alg, const uint8_t *hash, size_t hash_len,
+                              uint8_t *sig, size_t sig_size, size_t *sig_len);
 
     /* Public key in PSA export format (0x04||X||Y, or DER RSAPublicKey). */
     psa_status_t (*export_public)(const uint8_t *ref, size_t ref_len, psa_key_type_t type,
@@ -85,8 +85,7 @@ typedef struct keyward_backend {
      * DER certificate) there; PSA_ERROR_ALREADY_EXISTS when something is
      * there and overwrite is 0, PSA_ERROR_NOT_PERMITTED for a place that
      * keyward must not write (TCG's EK-certificate NV range). */
-    psa_status_t (*cert_read)(const char *certref, uint8_t *der, size_t der_size,
-                              size_t *der_len);
+    psa_status_t (*cert_read)(const char *certref, uint8_t *der, size_t der_size, size_t *der_len);
     psa_status_t (*cert_write)(const char *certref, const uint8_t *der, size_t der_len,
                                int overwrite);
 } keyward_backend_t;
@@ -162,8 +161,7 @@ static inline int keyward_keyref_has_secret(const char *keyref)
 int keyward_keyref_has_secret(const char *keyref);
 #endif
 /* The KEYREF without its secret attributes (NUL-terminated in out). */
-psa_status_t keyward_keyref_strip(const char *keyref, char *out, size_t out_size,
-                                  size_t *out_len);
+psa_status_t keyward_keyref_strip(const char *keyref, char *out, size_t out_size, size_t *out_len);
 
 /* A short human-readable detail of the last failure in this thread,
  * set by backends ("C_Login: CKR_PIN_INCORRECT").  Never contains secrets:

@@ -17,8 +17,8 @@
  * claim the same one (cmake/keyward-backends.cmake reads the range here). */
 #include "keyward/port/backends_build.h"
 
-#define KEYWARD_LOCATION_FIRST    0x804B01u
-#define KEYWARD_LOCATION_LAST     0x804B0Fu
+#define KEYWARD_LOCATION_FIRST 0x804B01u
+#define KEYWARD_LOCATION_LAST 0x804B0Fu
 
 /* Used by the wrapper hook: PSA hands keyward every location of its block,
  * with or without a backend in this build (keyward then answers

@@ -31,9 +31,8 @@ size_t keyward_psa_get_key_buffer_size_from_key_data(const psa_key_attributes_t 
  * bits must match the attributes (bits 0 = take the SE's), else
  * PSA_ERROR_INVALID_ARGUMENT. */
 psa_status_t keyward_psa_import_key(const psa_key_attributes_t *attributes, const uint8_t *data,
-                                    size_t data_length, uint8_t *key_buffer,
-                                    size_t key_buffer_size, size_t *key_buffer_length,
-                                    size_t *bits);
+                                    size_t data_length, uint8_t *key_buffer, size_t key_buffer_size,
+                                    size_t *key_buffer_length, size_t *bits);
 
 /* Sets the place where the next psa_generate_key() in a keyward location,
  * in this thread, creates its key (a KEYREF; e.g. the PKCS#11 token and

@@ -69,8 +69,8 @@ static int step_write(keyward_atecc608_t *dev, void *p)
     return keyward_atecc608_write(dev, KEYWARD_ATECC608_ZONE_CONFIG, a->addr, a->in, a->len);
 }
 
-int keyward_atecc608_admin_write_config(keyward_atecc608_t *dev, uint16_t addr,
-                                        const uint8_t *in, size_t len)
+int keyward_atecc608_admin_write_config(keyward_atecc608_t *dev, uint16_t addr, const uint8_t *in,
+                                        size_t len)
 {
     admin_arg_t a = {.addr = addr, .in = in, .len = len};
 

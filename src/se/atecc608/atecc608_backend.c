@@ -312,8 +312,7 @@ static psa_status_t check_p256(psa_key_type_t type, size_t bits)
 
 static psa_status_t atecc_sign_hash(const uint8_t *ref, size_t ref_len, psa_key_type_t type,
                                     size_t bits, psa_algorithm_t alg, const uint8_t *hash,
-                                    size_t hash_len, uint8_t *sig, size_t sig_size,
-                                    size_t *sig_len)
+                                    size_t hash_len, uint8_t *sig, size_t sig_size, size_t *sig_len)
 {
     psa_status_t status = check_p256(type, bits);
     keyward_atecc608_t *dev = NULL;
@@ -327,8 +326,7 @@ static psa_status_t atecc_sign_hash(const uint8_t *ref, size_t ref_len, psa_key_
     /* The chip signs a 32-byte digest with randomized ECDSA: SHA-256 only,
      * and no deterministic ECDSA (RFC 6979 needs the private key). */
     if (alg != PSA_ALG_ECDSA(PSA_ALG_SHA_256)) {
-        keyward_set_error("the ATECC608 signs only ECDSA with SHA-256 (alg 0x%08x)",
-                          (unsigned)alg);
+        keyward_set_error("the ATECC608 signs only ECDSA with SHA-256 (alg 0x%08x)", (unsigned)alg);
         return PSA_ERROR_NOT_SUPPORTED;
     }
     if (hash_len != 32) {
@@ -354,8 +352,7 @@ static psa_status_t atecc_sign_hash(const uint8_t *ref, size_t ref_len, psa_key_
 }
 
 static psa_status_t atecc_export_public(const uint8_t *ref, size_t ref_len, psa_key_type_t type,
-                                        size_t bits, uint8_t *out, size_t out_size,
-                                        size_t *out_len)
+                                        size_t bits, uint8_t *out, size_t out_size, size_t *out_len)
 {
     psa_status_t status = check_p256(type, bits);
     keyward_atecc608_t *dev = NULL;
@@ -434,5 +431,6 @@ const keyward_backend_t keyward_atecc608_backend = {
     atecc_generate,
     PSA_ALG_ECDSA(PSA_ALG_SHA_256), /* the chip signs 32-byte digests only */
     NULL,                           /* shutdown: nothing held beyond a call */
-    NULL, NULL,                     /* cert_read, cert_write: no certificate storage */
+    NULL,
+    NULL, /* cert_read, cert_write: no certificate storage */
 };

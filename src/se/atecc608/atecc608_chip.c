@@ -36,8 +36,8 @@ static uint32_t budget_ms(uint8_t opcode)
     return (opcode & 0x40u) ? 690u : 270u;
 }
 
-void keyward_atecc608_init(keyward_atecc608_t *dev, const keyward_i2c_class_t *i2c,
-                           void *i2c_ctx, uint8_t addr)
+void keyward_atecc608_init(keyward_atecc608_t *dev, const keyward_i2c_class_t *i2c, void *i2c_ctx,
+                           uint8_t addr)
 {
     memset(dev, 0, sizeof(*dev));
     dev->i2c = i2c;
@@ -50,8 +50,9 @@ void keyward_atecc608_init(keyward_atecc608_t *dev, const keyward_i2c_class_t *i
 
 static int bus_rc(int r)
 {
-    return r == KEYWARD_I2C_OK ? 0 : r == KEYWARD_I2C_NAK ? KEYWARD_ATECC608_E_NAK
-                                                         : KEYWARD_ATECC608_E_BUS;
+    return r == KEYWARD_I2C_OK    ? 0
+           : r == KEYWARD_I2C_NAK ? KEYWARD_ATECC608_E_NAK
+                                  : KEYWARD_ATECC608_E_BUS;
 }
 
 static int word_address(keyward_atecc608_t *dev, uint8_t wa)
@@ -205,12 +206,12 @@ int keyward_atecc608_read(keyward_atecc608_t *dev, uint8_t zone, uint16_t addr, 
         return KEYWARD_ATECC608_E_ARG;
     }
     return keyward_atecc608_command(dev, KEYWARD_ATECC608_OP_READ,
-                                    (uint8_t)(zone | (len == 32u ? 0x80u : 0u)), addr, NULL, 0,
-                                    buf, len);
+                                    (uint8_t)(zone | (len == 32u ? 0x80u : 0u)), addr, NULL, 0, buf,
+                                    len);
 }
 
-int keyward_atecc608_write(keyward_atecc608_t *dev, uint8_t zone, uint16_t addr,
-                           const uint8_t *buf, size_t len)
+int keyward_atecc608_write(keyward_atecc608_t *dev, uint8_t zone, uint16_t addr, const uint8_t *buf,
+                           size_t len)
 {
     if ((len != 4u && len != 32u) || zone > KEYWARD_ATECC608_ZONE_DATA) {
         return KEYWARD_ATECC608_E_ARG;

@@ -11,7 +11,7 @@ typedef struct {
     int slot;        /* -1: absent */
     const char *bus; /* NULL: absent */
     size_t bus_len;
-    uint8_t addr;    /* 0: absent */
+    uint8_t addr; /* 0: absent */
 } kw608_keyref_t;
 
 /* PSA_ERROR_INVALID_ARGUMENT (with keyward_set_error) for anything but the

@@ -43,7 +43,7 @@ typedef struct {
     keyward_i2c_socket_t sock;
     keyward_i2c_linux_t i2c;
     pthread_mutex_t mu;
-    int lock_fd;       /* the flock(2) target: the i2c-dev fd or PATH.lock */
+    int lock_fd; /* the flock(2) target: the i2c-dev fd or PATH.lock */
     keyward_atecc608_t dev;
 } chip_t;
 

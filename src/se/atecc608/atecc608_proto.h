@@ -36,8 +36,7 @@ size_t keyward_atecc608_packet(uint8_t *out, size_t out_size, uint8_t opcode, ui
 
 /* Checks a response packet (count..crc): 0 and (*payload, *plen) on success,
  * E_LENGTH or E_CRC otherwise. */
-int keyward_atecc608_parse(const uint8_t *pkt, size_t len, const uint8_t **payload,
-                           size_t *plen);
+int keyward_atecc608_parse(const uint8_t *pkt, size_t len, const uint8_t **payload, size_t *plen);
 
 /* Wake the chip and check its reply (04 11 33 43, CRC computed); retries a
  * lost wake.  0, a status byte (e.g. 07 self-test failure) or E_WAKE. */
@@ -60,8 +59,8 @@ int keyward_atecc608_info(keyward_atecc608_t *dev, uint8_t revision[4]);
  * len 4 or 32. */
 int keyward_atecc608_read(keyward_atecc608_t *dev, uint8_t zone, uint16_t addr, uint8_t *buf,
                           size_t len);
-int keyward_atecc608_write(keyward_atecc608_t *dev, uint8_t zone, uint16_t addr,
-                           const uint8_t *buf, size_t len);
+int keyward_atecc608_write(keyward_atecc608_t *dev, uint8_t zone, uint16_t addr, const uint8_t *buf,
+                           size_t len);
 /* mode 0x00 config, 0x01 data+OTP, 0x02|slot<<2 one slot; |0x80 skips the
  * CRC check; crc = CRC-16 of the zone being locked. */
 int keyward_atecc608_lock(keyward_atecc608_t *dev, uint8_t mode, uint16_t crc);
@@ -75,8 +74,7 @@ int keyward_atecc608_nonce_load(keyward_atecc608_t *dev, uint8_t target, const u
 #define KEYWARD_ATECC608_SIGN_MSGDIGBUF 0xA0u
 int keyward_atecc608_sign(keyward_atecc608_t *dev, uint8_t mode, uint8_t slot, uint8_t sig[64]);
 /* mode 0x04 creates a private key in slot, 0x00 computes its public key. */
-int keyward_atecc608_genkey(keyward_atecc608_t *dev, uint8_t mode, uint8_t slot,
-                            uint8_t pub[64]);
+int keyward_atecc608_genkey(keyward_atecc608_t *dev, uint8_t mode, uint8_t slot, uint8_t pub[64]);
 
 /* Non-zero for errors worth a fresh wake and a retry: transport errors,
  * CRC/communication status, watchdog about to expire, an unexpected

@@ -119,8 +119,8 @@ static psa_status_t find_certs(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, P11K
 
 /* ---- read ------------------------------------------------------------------ */
 
-static psa_status_t read_op(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, P11KitUri *uri,
-                            void *arg, CK_RV *rv)
+static psa_status_t read_op(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, P11KitUri *uri, void *arg,
+                            CK_RV *rv)
 {
     read_arg_t *a = arg;
     CK_OBJECT_HANDLE h[2];
@@ -236,8 +236,8 @@ bad:
     return PSA_ERROR_INVALID_ARGUMENT;
 }
 
-static psa_status_t write_op(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, P11KitUri *uri,
-                             void *arg, CK_RV *rv)
+static psa_status_t write_op(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, P11KitUri *uri, void *arg,
+                             CK_RV *rv)
 {
     write_arg_t *a = arg;
     CK_OBJECT_HANDLE h[MAX_MATCHES], created;

@@ -20,9 +20,8 @@ int p11_session_lost(CK_RV rv);
 /* Work on a token's session (certificate objects, pkcs11_cert.c).  fn sets
  * *rv to the last PKCS#11 return value it saw, so that a lost session is
  * re-opened and fn run once more. */
-typedef psa_status_t (*keyward_pkcs11_session_fn)(CK_FUNCTION_LIST_PTR f,
-                                                  CK_SESSION_HANDLE session, P11KitUri *uri,
-                                                  void *arg, CK_RV *rv);
+typedef psa_status_t (*keyward_pkcs11_session_fn)(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE session,
+                                                  P11KitUri *uri, void *arg, CK_RV *rv);
 /* Parses uri_text (RFC 7512, any type=), opens (and logs in to) the token it
  * names as keys do, and runs fn with the backend's lock held. */
 psa_status_t keyward_pkcs11_with_session(const char *uri_text, keyward_pkcs11_session_fn fn,

@@ -96,7 +96,7 @@ static psa_status_t read_pin_source(const char *src, char *pin, size_t pin_size)
     fd = open(src, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         keyward_set_error("cannot read pin-source %s: %s", src, strerror(errno));
-        return errno == ENOENT ? PSA_ERROR_DOES_NOT_EXIST
+        return errno == ENOENT                     ? PSA_ERROR_DOES_NOT_EXIST
                : errno == EACCES || errno == EPERM ? PSA_ERROR_NOT_PERMITTED
                                                    : PSA_ERROR_STORAGE_FAILURE;
     }

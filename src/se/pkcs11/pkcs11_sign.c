@@ -14,12 +14,23 @@
 static CK_MECHANISM_TYPE hash_mech(psa_algorithm_t h, CK_RSA_PKCS_MGF_TYPE *mgf)
 {
     switch (h) {
-    case PSA_ALG_SHA_1: *mgf = CKG_MGF1_SHA1; return CKM_SHA_1;
-    case PSA_ALG_SHA_224: *mgf = CKG_MGF1_SHA224; return CKM_SHA224;
-    case PSA_ALG_SHA_256: *mgf = CKG_MGF1_SHA256; return CKM_SHA256;
-    case PSA_ALG_SHA_384: *mgf = CKG_MGF1_SHA384; return CKM_SHA384;
-    case PSA_ALG_SHA_512: *mgf = CKG_MGF1_SHA512; return CKM_SHA512;
-    default: return (CK_MECHANISM_TYPE)-1;
+    case PSA_ALG_SHA_1:
+        *mgf = CKG_MGF1_SHA1;
+        return CKM_SHA_1;
+    case PSA_ALG_SHA_224:
+        *mgf = CKG_MGF1_SHA224;
+        return CKM_SHA224;
+    case PSA_ALG_SHA_256:
+        *mgf = CKG_MGF1_SHA256;
+        return CKM_SHA256;
+    case PSA_ALG_SHA_384:
+        *mgf = CKG_MGF1_SHA384;
+        return CKM_SHA384;
+    case PSA_ALG_SHA_512:
+        *mgf = CKG_MGF1_SHA512;
+        return CKM_SHA512;
+    default:
+        return (CK_MECHANISM_TYPE)-1;
     }
 }
 

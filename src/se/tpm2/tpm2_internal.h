@@ -56,10 +56,10 @@
 
 /* Options of a KEYREF "tpm2:attr=value;attr=value" (values %XX-decoded). */
 typedef struct {
-    char file[KW_TPM2_PATH_MAX];  /* file=   TSS2 PRIVATE KEY (PEM or DER) */
-    uint32_t handle;              /* handle= persistent key, 0 if none */
-    uint32_t parent;              /* parent= for generation, 0 if none */
-    char tcti[KW_TPM2_TCTI_MAX];  /* tcti= */
+    char file[KW_TPM2_PATH_MAX]; /* file=   TSS2 PRIVATE KEY (PEM or DER) */
+    uint32_t handle;             /* handle= persistent key, 0 if none */
+    uint32_t parent;             /* parent= for generation, 0 if none */
+    char tcti[KW_TPM2_TCTI_MAX]; /* tcti= */
     int has_tcti;
     uint8_t auth[KW_TPM2_AUTH_MAX]; /* auth=  "str:..." (default) or "hex:..." */
     size_t auth_len;
@@ -159,8 +159,7 @@ unsigned long keyward_tpm2_test_pss_emulated(void);
 
 /* tpm2_nv.c: certificates in NV indexes ("tpm2:nv=0x01XXXXXX"), the
  * backend's cert_read / cert_write (keyward/port/backend.h). */
-psa_status_t kw_tpm2_cert_read(const char *certref, uint8_t *der, size_t der_size,
-                               size_t *der_len);
+psa_status_t kw_tpm2_cert_read(const char *certref, uint8_t *der, size_t der_size, size_t *der_len);
 psa_status_t kw_tpm2_cert_write(const char *certref, const uint8_t *der, size_t der_len,
                                 int overwrite);
 

@@ -43,8 +43,9 @@ static psa_status_t get_explicit_bool(unsigned char **p, const unsigned char *en
     size_t len = 0;
     const unsigned char *inner_end;
 
-    if (mbedtls_asn1_get_tag(p, end, &len, MBEDTLS_ASN1_CONTEXT_SPECIFIC |
-                                                MBEDTLS_ASN1_CONSTRUCTED | tagnum) != 0) {
+    if (mbedtls_asn1_get_tag(p, end, &len,
+                             MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | tagnum) !=
+        0) {
         return PSA_ERROR_INVALID_ARGUMENT;
     }
     inner_end = *p + len;
@@ -252,13 +253,13 @@ psa_status_t kw_tpm2_keyfile_write_pem(const kw_tpm2_keyfile_t *kf, char *out, s
     int ret;
 
     /* Written backwards, as Mbed TLS's ASN.1 writer does. */
-#define W(call)                                                                \
-    do {                                                                       \
-        ret = (call);                                                          \
-        if (ret < 0) {                                                         \
-            return PSA_ERROR_BUFFER_TOO_SMALL;                                 \
-        }                                                                      \
-        len += (size_t)ret;                                                    \
+#define W(call)                                \
+    do {                                       \
+        ret = (call);                          \
+        if (ret < 0) {                         \
+            return PSA_ERROR_BUFFER_TOO_SMALL; \
+        }                                      \
+        len += (size_t)ret;                    \
     } while (0)
     W(mbedtls_asn1_write_octet_string(&p, der, kf->priv, kf->priv_len));
     W(mbedtls_asn1_write_octet_string(&p, der, kf->pub, kf->pub_len));
@@ -302,8 +303,8 @@ psa_status_t kw_tpm2_keyfile_write_pem(const kw_tpm2_keyfile_t *kf, char *out, s
             return PSA_ERROR_BUFFER_TOO_SMALL;
         }
         blen += (size_t)ret;
-        ret = mbedtls_asn1_write_tag(&p, der, MBEDTLS_ASN1_CONTEXT_SPECIFIC |
-                                                  MBEDTLS_ASN1_CONSTRUCTED | 0);
+        ret = mbedtls_asn1_write_tag(&p, der,
+                                     MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 0);
         if (ret < 0) {
             return PSA_ERROR_BUFFER_TOO_SMALL;
         }

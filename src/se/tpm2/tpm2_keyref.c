@@ -145,7 +145,8 @@ psa_status_t kw_tpm2_keyref_parse(const char *keyref, int need_key, kw_tpm2_keyr
                    kw_tpm2_handle_is_persistent(out->handle)) {
             seen_handle = 1;
         } else if (NAME_IS("parent") && !seen_parent && parse_u32(val, &out->parent) == 0 &&
-                   (out->parent == KW_TPM2_PARENT_OWNER || kw_tpm2_handle_is_persistent(out->parent))) {
+                   (out->parent == KW_TPM2_PARENT_OWNER ||
+                    kw_tpm2_handle_is_persistent(out->parent))) {
             seen_parent = 1;
         } else if (NAME_IS("tcti") && !out->has_tcti && val_len < sizeof(out->tcti) &&
                    strlen(val) == val_len) {

@@ -127,8 +127,8 @@ static psa_status_t nv_fail(const char *what, uint32_t index, TSS2_RC rc)
     if (from_tpm && (base & TPM2_RC_FMT1)) {
         base &= TPM2_RC_FMT1 | 0x3f;
     }
-    keyward_set_error("%s of NV index 0x%08x: %s (0x%x)", what, (unsigned)index,
-                      Tss2_RC_Decode(rc), (unsigned)rc);
+    keyward_set_error("%s of NV index 0x%08x: %s (0x%x)", what, (unsigned)index, Tss2_RC_Decode(rc),
+                      (unsigned)rc);
     if (!from_tpm) {
         return PSA_ERROR_COMMUNICATION_FAILURE;
     }
@@ -219,8 +219,8 @@ static size_t nv_chunk(nvconn_t *c)
 /* ESYS_TR and public area of a defined index. */
 static psa_status_t nv_lookup(nvconn_t *c, uint32_t index, ESYS_TR *tr, TPM2B_NV_PUBLIC **pub)
 {
-    TSS2_RC rc = Esys_TR_FromTPMPublic(c->esys, index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                       tr);
+    TSS2_RC rc =
+        Esys_TR_FromTPMPublic(c->esys, index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, tr);
     if (rc != TSS2_RC_SUCCESS) {
         psa_status_t status = nv_fail("looking up", index, rc);
         if (status == PSA_ERROR_DOES_NOT_EXIST) {
@@ -257,8 +257,8 @@ static psa_status_t nv_read_range(nvconn_t *c, uint32_t index, ESYS_TR auth, ESY
     while (len > 0) {
         TPM2B_MAX_NV_BUFFER *data = NULL;
         UINT16 n = (UINT16)(len < chunk ? len : chunk);
-        TSS2_RC rc = Esys_NV_Read(c->esys, auth, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                                  ESYS_TR_NONE, n, (UINT16)off, &data);
+        TSS2_RC rc = Esys_NV_Read(c->esys, auth, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                                  n, (UINT16)off, &data);
         if (rc != TSS2_RC_SUCCESS) {
             return nv_fail("TPM2_NV_Read", index, rc);
         }
@@ -302,8 +302,7 @@ static size_t der_total_len(const uint8_t *buf, size_t have)
 }
 
 /* The backend's cert_read (keyward/port/backend.h), from the table in tpm2.c. */
-psa_status_t kw_tpm2_cert_read(const char *certref, uint8_t *der, size_t der_size,
-                               size_t *der_len)
+psa_status_t kw_tpm2_cert_read(const char *certref, uint8_t *der, size_t der_size, size_t *der_len)
 {
     psa_status_t status = PSA_ERROR_CORRUPTION_DETECTED;
     nvconn_t c = {NULL, NULL};
@@ -325,7 +324,8 @@ psa_status_t kw_tpm2_cert_read(const char *certref, uint8_t *der, size_t der_siz
         goto exit;
     }
     size = pub->nvPublic.dataSize;
-    if (((pub->nvPublic.attributes & TPMA_NV_TPM2_NT_MASK) >> TPMA_NV_TPM2_NT_SHIFT) != TPM2_NT_ORDINARY) {
+    if (((pub->nvPublic.attributes & TPMA_NV_TPM2_NT_MASK) >> TPMA_NV_TPM2_NT_SHIFT) !=
+        TPM2_NT_ORDINARY) {
         keyward_set_error("NV index 0x%08x is a counter, bit field or extend index, not data",
                           (unsigned)r.index);
         status = PSA_ERROR_DATA_INVALID;
@@ -455,11 +455,11 @@ psa_status_t kw_tpm2_cert_write(const char *certref, const uint8_t *der, size_t 
     info.nvPublic.nameAlg = TPM2_ALG_SHA256;
     /* Written by the owner only; read by anyone (a certificate is public),
      * without dictionary-attack counting. */
-    info.nvPublic.attributes = TPMA_NV_OWNERWRITE | TPMA_NV_OWNERREAD | TPMA_NV_AUTHREAD |
-                               TPMA_NV_NO_DA;
+    info.nvPublic.attributes =
+        TPMA_NV_OWNERWRITE | TPMA_NV_OWNERREAD | TPMA_NV_AUTHREAD | TPMA_NV_NO_DA;
     info.nvPublic.dataSize = (UINT16)der_len;
-    rc = Esys_NV_DefineSpace(c.esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                             ESYS_TR_NONE, &empty, &info, &tr);
+    rc = Esys_NV_DefineSpace(c.esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                             &empty, &info, &tr);
     if (rc != TSS2_RC_SUCCESS) {
         tr = ESYS_TR_NONE;
         status = nv_fail("TPM2_NV_DefineSpace", r.index, rc);

@@ -83,15 +83,14 @@ psa_status_t kw_tpm2_ref_build(const kw_tpm2_keyfile_t *kf, uint32_t handle,
     *ref_len = w.len;
     /* Auth values stay in process memory, keyed by the ref. */
     if (kr != NULL && kr->has_auth) {
-        psa_status_t status =
-            keyward_secret_put(ref, w.len, "auth", kr->auth, kr->auth_len);
+        psa_status_t status = keyward_secret_put(ref, w.len, "auth", kr->auth, kr->auth_len);
         if (status != PSA_SUCCESS) {
             return status;
         }
     }
     if (kr != NULL && kr->has_parent_auth) {
-        psa_status_t status = keyward_secret_put(ref, w.len, "parent-auth", kr->parent_auth,
-                                                 kr->parent_auth_len);
+        psa_status_t status =
+            keyward_secret_put(ref, w.len, "parent-auth", kr->parent_auth, kr->parent_auth_len);
         if (status != PSA_SUCCESS) {
             return status;
         }
@@ -103,9 +102,8 @@ int kw_tpm2_ref_secret(const kw_tpm2_ref_t *r, unsigned which, uint8_t *out, siz
 {
     const char *name = which == KW_TPM2_TAG_AUTH ? "auth" : "parent-auth";
 
-    return r->raw != NULL &&
-           keyward_secret_get(r->raw, r->raw_len, name, out, KW_TPM2_AUTH_MAX, out_len) ==
-               PSA_SUCCESS;
+    return r->raw != NULL && keyward_secret_get(r->raw, r->raw_len, name, out, KW_TPM2_AUTH_MAX,
+                                                out_len) == PSA_SUCCESS;
 }
 
 static uint32_t get_be32(const uint8_t *b)

@@ -68,7 +68,8 @@ static int dial(void)
 
 static int open_fake(const char *path, int flags, mode_t mode)
 {
-    int (*real_open)(const char *, int, ...) = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, "open");
+    int (*real_open)(const char *, int, ...) =
+        (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, "open");
     const char *dev = getenv("KW_SHIM_DEV");
 
     if (dev != NULL && strcmp(path, dev) == 0) {
@@ -150,7 +151,8 @@ static int transfer(struct i2c_msg *m)
         return -1;
     }
     n = (size_t)hdr[1] | ((size_t)hdr[2] << 8);
-    if (n > 0 && ((m->flags & I2C_M_RD) == 0 || n != m->len || io_all(sock_fd, m->buf, n, 0) != 0)) {
+    if (n > 0 &&
+        ((m->flags & I2C_M_RD) == 0 || n != m->len || io_all(sock_fd, m->buf, n, 0) != 0)) {
         return -1;
     }
     return hdr[0] == 0 ? 0 : 1;

@@ -134,7 +134,7 @@ int main(void)
     REQUIRE(memcmp(word, cfg + 20, 4) == 0);
     /* Lock config: wrong CRC refused, right CRC accepted, second lock refused. */
     REQUIRE_EQ(keyward_atecc608_lock(&dev, 0x00, (uint16_t)(keyward_atecc608_crc16(cfg, 128) ^ 1)),
-             0x0F);
+               0x0F);
     REQUIRE_EQ(keyward_atecc608_lock(&dev, 0x00, keyward_atecc608_crc16(cfg, 128)), 0);
     REQUIRE_EQ(keyward_atecc608_lock(&dev, 0x00, keyward_atecc608_crc16(cfg, 128)), 0x0F);
     REQUIRE_EQ(keyward_atecc608_write(&dev, 0, 5, cfg + 20, 4), 0x0F);

@@ -104,7 +104,7 @@ int main(void)
         mbedtls_entropy_context ctx;
         mbedtls_entropy_init(&ctx);
         REQUIRE(mbedtls_entropy_add_source(&ctx, mbedtls_hardware_poll, NULL, 32,
-                                         MBEDTLS_ENTROPY_SOURCE_STRONG) == 0);
+                                           MBEDTLS_ENTROPY_SOURCE_STRONG) == 0);
         kw_emu_ctl(&emu, "stats reset");
         REQUIRE(mbedtls_entropy_func(&ctx, seed, sizeof(seed)) == 0);
         REQUIRE(kw_emu_stat(&emu, "cmd_random") >= 1);

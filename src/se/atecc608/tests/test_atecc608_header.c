@@ -14,18 +14,32 @@
 #error "the protocol leaked into the firmware author's header"
 #endif
 
-static int my_wake(void *ctx) { (void)ctx; return KEYWARD_I2C_NAK; }
+static int my_wake(void *ctx)
+{
+    (void)ctx;
+    return KEYWARD_I2C_NAK;
+}
 static int my_write(void *ctx, uint8_t addr, const uint8_t *d, size_t n)
 {
-    (void)ctx; (void)addr; (void)d; (void)n;
+    (void)ctx;
+    (void)addr;
+    (void)d;
+    (void)n;
     return KEYWARD_I2C_NAK;
 }
 static int my_read(void *ctx, uint8_t addr, uint8_t *d, size_t n)
 {
-    (void)ctx; (void)addr; (void)d; (void)n;
+    (void)ctx;
+    (void)addr;
+    (void)d;
+    (void)n;
     return KEYWARD_I2C_NAK;
 }
-static void my_delay_us(void *ctx, uint32_t us) { (void)ctx; (void)us; }
+static void my_delay_us(void *ctx, uint32_t us)
+{
+    (void)ctx;
+    (void)us;
+}
 
 static const keyward_i2c_class_t my_i2c = {"test-hal", my_wake, my_write, my_read, my_delay_us};
 

@@ -14,9 +14,12 @@ static void crc_vectors(void)
         const char *in;
         uint16_t crc; /* as stored: low byte first */
     } v[] = {
-        {"\x04\x11", 0x4333},         {"\x04\x00", 0x4003},
-        {"\x07\x30\x00\x00\x00", 0x5D03}, {"\x07\x00\x00\x60\x02", 0x3880},
-        {"\x07\x1B\x00\x00\x00", 0xCD24}, {"\x04\x0F", 0x4223},
+        {"\x04\x11", 0x4333},
+        {"\x04\x00", 0x4003},
+        {"\x07\x30\x00\x00\x00", 0x5D03},
+        {"\x07\x00\x00\x60\x02", 0x3880},
+        {"\x07\x1B\x00\x00\x00", 0xCD24},
+        {"\x04\x0F", 0x4223},
         {"\x04\xEE", 0x4131},
     };
     static const size_t len[] = {2, 2, 5, 5, 5, 2, 2};
@@ -85,16 +88,32 @@ static void status_mapping(void)
 static void keyrefs(void)
 {
     static const char *const good[] = {
-        "atecc608:slot=0", "atecc608:slot=15", "atecc608:slot=3;bus=unix:/tmp/x.sock",
-        "atecc608:slot=0;bus=/dev/i2c-1;addr=0x60", "atecc608:addr=0x6A;slot=1",
-        "atecc608:", "atecc608:bus=unix:/a b/c",
+        "atecc608:slot=0",
+        "atecc608:slot=15",
+        "atecc608:slot=3;bus=unix:/tmp/x.sock",
+        "atecc608:slot=0;bus=/dev/i2c-1;addr=0x60",
+        "atecc608:addr=0x6A;slot=1",
+        "atecc608:",
+        "atecc608:bus=unix:/a b/c",
     };
     static const char *const bad[] = {
-        "atecc608", "atecc:slot=0", "atecc608:slot=16", "atecc608:slot=-1", "atecc608:slot=",
-        "atecc608:slot=01", "atecc608:slot=0x1", "atecc608:slot=0;slot=1", "atecc608:slot=0;",
-        "atecc608:slot=0;bus=", "atecc608:slot=0;addr=0x78", "atecc608:slot=0;addr=0x07",
-        "atecc608:slot=0;addr=zz", "atecc608:slot=0;colour=red", "atecc608:;slot=0",
-        "atecc608:slot=0;bus=a;bus=b", "atecc608:slot",
+        "atecc608",
+        "atecc:slot=0",
+        "atecc608:slot=16",
+        "atecc608:slot=-1",
+        "atecc608:slot=",
+        "atecc608:slot=01",
+        "atecc608:slot=0x1",
+        "atecc608:slot=0;slot=1",
+        "atecc608:slot=0;",
+        "atecc608:slot=0;bus=",
+        "atecc608:slot=0;addr=0x78",
+        "atecc608:slot=0;addr=0x07",
+        "atecc608:slot=0;addr=zz",
+        "atecc608:slot=0;colour=red",
+        "atecc608:;slot=0",
+        "atecc608:slot=0;bus=a;bus=b",
+        "atecc608:slot",
     };
     kw608_keyref_t kr;
 
@@ -112,17 +131,18 @@ static void keyrefs(void)
     }
     REQUIRE(kw608_keyref_parse((const uint8_t *)"atecc608:slot=0\0x", 17, &kr) != PSA_SUCCESS);
     REQUIRE(kw608_keyref_parse((const uint8_t *)good[3], strlen(good[3]), &kr) == PSA_SUCCESS);
-    REQUIRE(kr.slot == 0 && kr.addr == 0x60 && kr.bus_len == 10 && memcmp(kr.bus, "/dev/i2c-1", 10) == 0);
+    REQUIRE(kr.slot == 0 && kr.addr == 0x60 && kr.bus_len == 10 &&
+            memcmp(kr.bus, "/dev/i2c-1", 10) == 0);
 }
 
 /* ---- a scripted HAL ------------------------------------------------------ */
 
 typedef struct {
     int awake;
-    int lost_wakes;      /* next wake pulses that do nothing */
-    int stale_wake;      /* next wake reads a stale reply (chip already awake) */
-    int busy_reads;      /* NAKs before the reply is ready */
-    int corrupt;         /* flip the reply CRC */
+    int lost_wakes; /* next wake pulses that do nothing */
+    int stale_wake; /* next wake reads a stale reply (chip already awake) */
+    int busy_reads; /* NAKs before the reply is ready */
+    int corrupt;    /* flip the reply CRC */
     uint8_t reply[80];
     size_t reply_len, pos;
     uint8_t last[200];

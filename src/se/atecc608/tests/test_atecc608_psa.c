@@ -23,7 +23,7 @@ static void sign_verify(psa_key_id_t id, const char *what)
 
     REQUIRE(psa_get_key_attributes(id, &a) == PSA_SUCCESS);
     alg = PSA_KEY_TYPE_IS_RSA(psa_get_key_type(&a)) ? PSA_ALG_RSA_PKCS1V15_SIGN(PSA_ALG_SHA_256)
-                                                     : PSA_ALG_ECDSA(PSA_ALG_SHA_256);
+                                                    : PSA_ALG_ECDSA(PSA_ALG_SHA_256);
     REQUIRE(psa_generate_random(hash, sizeof(hash)) == PSA_SUCCESS);
     s = psa_sign_hash(id, alg, hash, 32, sig, sizeof(sig), &sig_len);
     if (s != PSA_SUCCESS) {
@@ -85,7 +85,7 @@ int main(void)
     REQUIRE_EQ(id2, id);
     REQUIRE(psa_get_key_attributes(id, &a) == PSA_SUCCESS);
     REQUIRE_EQ(PSA_KEY_LIFETIME_GET_PERSISTENCE(psa_get_key_lifetime(&a)),
-             PSA_KEY_PERSISTENCE_READ_ONLY);
+               PSA_KEY_PERSISTENCE_READ_ONLY);
     REQUIRE_EQ(PSA_KEY_LIFETIME_GET_LOCATION(psa_get_key_lifetime(&a)), KEYWARD_LOCATION_ATECC608);
     REQUIRE_EQ(psa_get_key_bits(&a), 256);
     REQUIRE(psa_export_public_key(id, pub2, sizeof(pub2), &n2) == PSA_SUCCESS);
@@ -112,11 +112,11 @@ int main(void)
     /* psa_verify_hash on the SE key itself (software, with the cached key). */
     memset(hash, 7, sizeof(hash));
     REQUIRE(psa_sign_hash(id, PSA_ALG_ECDSA(PSA_ALG_SHA_256), hash, 32, sig, sizeof(sig), &n) ==
-          PSA_SUCCESS);
+            PSA_SUCCESS);
     REQUIRE(psa_verify_hash(id, PSA_ALG_ECDSA(PSA_ALG_SHA_256), hash, 32, sig, n) == PSA_SUCCESS);
     sig[10] ^= 1;
     REQUIRE(psa_verify_hash(id, PSA_ALG_ECDSA(PSA_ALG_SHA_256), hash, 32, sig, n) ==
-          PSA_ERROR_INVALID_SIGNATURE);
+            PSA_ERROR_INVALID_SIGNATURE);
 
     /* Refused: other hashes, deterministic ECDSA, export, destroy, bad slots. */
     /* keyward gives chip keys the policy ECDSA(SHA-256): PSA refuses others */
@@ -128,16 +128,16 @@ int main(void)
         psa_key_id_t wide = MBEDTLS_PSA_KEY_ID_BUILTIN_MIN + 0x77;
         snprintf(slot0, sizeof(slot0), "atecc608:slot=0;bus=%s", emu.bus);
         REQUIRE_EQ(keyward_builtin_add(wide, slot0,
-                                     PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_SECP_R1), 256,
-                                     PSA_KEY_USAGE_SIGN_HASH, PSA_ALG_ECDSA(PSA_ALG_ANY_HASH), 0),
-                 PSA_SUCCESS);
+                                       PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_SECP_R1), 256,
+                                       PSA_KEY_USAGE_SIGN_HASH, PSA_ALG_ECDSA(PSA_ALG_ANY_HASH), 0),
+                   PSA_SUCCESS);
         s = psa_sign_hash(wide, PSA_ALG_ECDSA(PSA_ALG_SHA_384), hash, 48, sig, sizeof(sig), &n);
         REQUIRE_EQ(s, PSA_ERROR_NOT_SUPPORTED);
         s = psa_sign_hash(wide, PSA_ALG_ECDSA(PSA_ALG_SHA_512), hash, 64, sig, sizeof(sig), &n);
         REQUIRE_EQ(s, PSA_ERROR_NOT_SUPPORTED);
     }
-    s = psa_sign_hash(id, PSA_ALG_DETERMINISTIC_ECDSA(PSA_ALG_SHA_256), hash, 32, sig,
-                      sizeof(sig), &n);
+    s = psa_sign_hash(id, PSA_ALG_DETERMINISTIC_ECDSA(PSA_ALG_SHA_256), hash, 32, sig, sizeof(sig),
+                      &n);
     REQUIRE(s == PSA_ERROR_NOT_SUPPORTED || s == PSA_ERROR_NOT_PERMITTED);
     s = psa_export_key(id, sig, sizeof(sig), &n);
     REQUIRE_EQ(s, PSA_ERROR_NOT_PERMITTED);
@@ -147,7 +147,7 @@ int main(void)
     REQUIRE_EQ(keyward_key_open(other, &id2), PSA_ERROR_DOES_NOT_EXIST);
     REQUIRE_EQ(keyward_key_open("atecc608:slot=16", &id2), PSA_ERROR_INVALID_ARGUMENT);
     REQUIRE_EQ(keyward_key_open("atecc608:slot=0;bus=unix:/nonexistent/sock", &id2),
-             PSA_ERROR_COMMUNICATION_FAILURE);
+               PSA_ERROR_COMMUNICATION_FAILURE);
     /* A slot without a key yet (slot 3): opens (it is a key slot) but has no
      * public key to give. */
     snprintf(other, sizeof(other), "atecc608:slot=3;bus=%s", emu.bus);

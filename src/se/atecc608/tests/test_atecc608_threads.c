@@ -57,8 +57,8 @@ int main(void)
     snprintf(keyref, sizeof(keyref), "atecc608:slot=0;bus=%s", emu.bus);
     REQUIRE_EQ(kw_tool("provision", chip), 0);
     REQUIRE_EQ(keyward_key_generate(keyref, PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_SECP_R1), 256,
-                                  &gen),
-             PSA_SUCCESS);
+                                    &gen),
+               PSA_SUCCESS);
     psa_destroy_key(gen);
     REQUIRE_EQ(keyward_key_open(keyref, &key), PSA_SUCCESS);
     REQUIRE(psa_export_public_key(key, pub, sizeof(pub), &n) == PSA_SUCCESS);

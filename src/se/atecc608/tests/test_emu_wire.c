@@ -20,13 +20,13 @@ static void crc_vectors(void)
         size_t n;
         uint8_t lo, hi;
     } v[] = {
-        {{0x04, 0x11}, 2, 0x33, 0x43},             /* the wake reply */
-        {{0x04, 0x00}, 2, 0x03, 0x40},             /* status success */
+        {{0x04, 0x11}, 2, 0x33, 0x43},                   /* the wake reply */
+        {{0x04, 0x00}, 2, 0x03, 0x40},                   /* status success */
         {{0x07, 0x30, 0x00, 0x00, 0x00}, 5, 0x03, 0x5D}, /* Info mode 0 */
         {{0x07, 0x00, 0x00, 0x60, 0x02}, 5, 0x80, 0x38}, /* Info reply, 608A */
         {{0x07, 0x1B, 0x00, 0x00, 0x00}, 5, 0x24, 0xCD}, /* Random, no data */
-        {{0x04, 0x0F}, 2, 0x23, 0x42},             /* execution error */
-        {{0x04, 0xEE}, 2, 0x31, 0x41},             /* watchdog about to expire */
+        {{0x04, 0x0F}, 2, 0x23, 0x42},                   /* execution error */
+        {{0x04, 0xEE}, 2, 0x31, 0x41},                   /* watchdog about to expire */
     };
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
         uint16_t crc = wire_crc16(v[i].in, v[i].n);
@@ -79,14 +79,14 @@ static void lengths(void)
         size_t n;
         int ok;
     } v[] = {
-        {WIRE_OP_RANDOM, 0, 0, 1},   {WIRE_OP_RANDOM, 0, 20, 0}, {WIRE_OP_INFO, 0, 0, 1},
-        {WIRE_OP_INFO, 0, 4, 0},     {WIRE_OP_READ, 0x80, 0, 1}, {WIRE_OP_READ, 0, 4, 0},
-        {WIRE_OP_WRITE, 0, 4, 1},    {WIRE_OP_WRITE, 0x80, 32, 1}, {WIRE_OP_WRITE, 0x80, 4, 0},
+        {WIRE_OP_RANDOM, 0, 0, 1},    {WIRE_OP_RANDOM, 0, 20, 0},   {WIRE_OP_INFO, 0, 0, 1},
+        {WIRE_OP_INFO, 0, 4, 0},      {WIRE_OP_READ, 0x80, 0, 1},   {WIRE_OP_READ, 0, 4, 0},
+        {WIRE_OP_WRITE, 0, 4, 1},     {WIRE_OP_WRITE, 0x80, 32, 1}, {WIRE_OP_WRITE, 0x80, 4, 0},
         {WIRE_OP_WRITE, 0xC2, 64, 1}, {WIRE_OP_NONCE, 0x03, 32, 1}, {WIRE_OP_NONCE, 0x43, 32, 1},
         {WIRE_OP_NONCE, 0x23, 64, 1}, {WIRE_OP_NONCE, 0x03, 20, 0}, {WIRE_OP_NONCE, 0x00, 20, 1},
-        {WIRE_OP_NONCE, 0x00, 32, 0}, {WIRE_OP_SIGN, 0xA0, 0, 1},  {WIRE_OP_SIGN, 0x80, 32, 0},
+        {WIRE_OP_NONCE, 0x00, 32, 0}, {WIRE_OP_SIGN, 0xA0, 0, 1},   {WIRE_OP_SIGN, 0x80, 32, 0},
         {WIRE_OP_GENKEY, 0x04, 0, 1}, {WIRE_OP_GENKEY, 0x10, 3, 1}, {WIRE_OP_GENKEY, 0x04, 3, 0},
-        {WIRE_OP_LOCK, 0x00, 0, 1},  {WIRE_OP_LOCK, 0x00, 4, 0},
+        {WIRE_OP_LOCK, 0x00, 0, 1},   {WIRE_OP_LOCK, 0x00, 4, 0},
     };
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
         wire_cmd_t c = {v[i].op, v[i].p1, 0, NULL, v[i].n};

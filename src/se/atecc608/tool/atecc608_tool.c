@@ -57,23 +57,25 @@ static void print_info(const uint8_t cfg[132])
     const uint8_t *rev = cfg + 128;
     unsigned slot_locked = u16le(cfg + KEYWARD_ATECC608_CFG_SLOTLOCKED);
 
-    printf("serial number: %02X%02X%02X%02X%02X%02X%02X%02X%02X\n", cfg[0], cfg[1], cfg[2],
-           cfg[3], cfg[8], cfg[9], cfg[10], cfg[11], cfg[12]);
+    printf("serial number: %02X%02X%02X%02X%02X%02X%02X%02X%02X\n", cfg[0], cfg[1], cfg[2], cfg[3],
+           cfg[8], cfg[9], cfg[10], cfg[11], cfg[12]);
     printf("revision:      %02X %02X %02X %02X%s\n", rev[0], rev[1], rev[2], rev[3],
            rev[2] == 0x60 ? (rev[3] <= 0x02 ? " (ATECC608A)" : " (ATECC608B)") : "");
     printf("i2c address:   0x%02X\n", cfg[16] >> 1);
-    printf("config zone:   %s\n",
-           cfg[KEYWARD_ATECC608_CFG_LOCKCONFIG] == KEYWARD_ATECC608_UNLOCKED ? "unlocked" : "locked");
-    printf("data/otp zone: %s\n",
-           cfg[KEYWARD_ATECC608_CFG_LOCKVALUE] == KEYWARD_ATECC608_UNLOCKED ? "unlocked" : "locked");
+    printf("config zone:   %s\n", cfg[KEYWARD_ATECC608_CFG_LOCKCONFIG] == KEYWARD_ATECC608_UNLOCKED
+                                      ? "unlocked"
+                                      : "locked");
+    printf("data/otp zone: %s\n", cfg[KEYWARD_ATECC608_CFG_LOCKVALUE] == KEYWARD_ATECC608_UNLOCKED
+                                      ? "unlocked"
+                                      : "locked");
     printf("slot SlotConfig KeyConfig  content\n");
     for (unsigned s = 0; s < 16; s++) {
         unsigned sc = u16le(cfg + KEYWARD_ATECC608_CFG_SLOTCONFIG + 2 * s);
         unsigned kc = u16le(cfg + KEYWARD_ATECC608_CFG_KEYCONFIG + 2 * s);
         unsigned kt = KEYWARD_ATECC608_KEYCONFIG_KEYTYPE(kc);
         int priv = (kc & KEYWARD_ATECC608_KEYCONFIG_PRIVATE) != 0;
-        printf("%4u 0x%04X     0x%04X     %s%s%s%s%s\n", s, sc, kc,
-               priv ? "private " : "", keytypes[kt], priv && kt == 4 && (sc & 1u) ? ", ExtSign" : "",
+        printf("%4u 0x%04X     0x%04X     %s%s%s%s%s\n", s, sc, kc, priv ? "private " : "",
+               keytypes[kt], priv && kt == 4 && (sc & 1u) ? ", ExtSign" : "",
                priv && kt == 4 && ((sc >> 12) & 2u) ? ", GenKey allowed" : "",
                (slot_locked >> s) & 1u ? "" : ", slot locked");
     }
@@ -171,7 +173,7 @@ static int provision(keyward_atecc608_t *dev)
     if (cfg[KEYWARD_ATECC608_CFG_LOCKVALUE] != KEYWARD_ATECC608_UNLOCKED) {
         printf("data/otp zone already locked\n");
     } else if (do_lock(dev, KEYWARD_ATECC608_LOCK_DATA | KEYWARD_ATECC608_LOCK_NO_CRC, 0,
-                              "data/otp zone") != 0) {
+                       "data/otp zone") != 0) {
         /* No CRC: the data zone holds nothing we wrote to check. */
         return 1;
     }

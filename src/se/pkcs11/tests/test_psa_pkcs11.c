@@ -102,8 +102,8 @@ static void per_key(const char *label, psa_key_type_t type, size_t bits)
         sign_and_verify(key, PSA_ALG_RSA_PKCS1V15_SIGN(PSA_ALG_SHA_384), label);
         sign_and_verify(key, PSA_ALG_RSA_PSS(PSA_ALG_SHA_256), label);
         sign_and_verify(key, PSA_ALG_RSA_PSS(PSA_ALG_SHA_384), label);
-        CHECK_STATUS(psa_sign_hash(key, PSA_ALG_ECDSA(PSA_ALG_SHA_256), hash, 32, buf,
-                                   sizeof(buf), &len),
+        CHECK_STATUS(psa_sign_hash(key, PSA_ALG_ECDSA(PSA_ALG_SHA_256), hash, 32, buf, sizeof(buf),
+                                   &len),
                      PSA_ERROR_NOT_PERMITTED);
     }
     /* short signature buffer */
@@ -194,9 +194,11 @@ static void lookup_failures(void)
     CHECK_STATUS(keyward_key_open(buf, &key), PSA_ERROR_DOES_NOT_EXIST);
     CHECK_STATUS(keyward_key_open(uri("nosuchobject"), &key), PSA_ERROR_DOES_NOT_EXIST);
     CHECK(strstr(keyward_last_error(), "no PKCS#11 private key") != NULL);
-    CHECK_STATUS(keyward_key_open("pkcs11:token=kwtest;object=ec256?module-path=/usr/lib/x86_64-linux-gnu/libc.so.6",
-                                  &key),
-                 PSA_ERROR_NOT_SUPPORTED); /* not a PKCS#11 module */
+    CHECK_STATUS(
+        keyward_key_open(
+            "pkcs11:token=kwtest;object=ec256?module-path=/usr/lib/x86_64-linux-gnu/libc.so.6",
+            &key),
+        PSA_ERROR_NOT_SUPPORTED); /* not a PKCS#11 module */
 }
 
 /* A wrong PIN must fail with NOT_PERMITTED.  Needs a token not yet logged in
@@ -332,8 +334,7 @@ static void pin_source_errors(void)
                  token, module, src);
         CHECK_STATUS(keyward_key_open(buf, &key), want[i]);
         CHECK(strstr(keyward_last_error(), "cannot read pin-source") != NULL);
-        CHECK(strstr(keyward_last_error(), src + (strncmp(src, "file:", 5) == 0 ? 5 : 0)) !=
-              NULL);
+        CHECK(strstr(keyward_last_error(), src + (strncmp(src, "file:", 5) == 0 ? 5 : 0)) != NULL);
         CHECK(strstr(keyward_last_error(), "C_Login") == NULL);
     }
 }

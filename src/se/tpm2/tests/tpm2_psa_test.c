@@ -58,7 +58,8 @@ static psa_status_t sign_verify(psa_key_id_t key, psa_algorithm_t alg)
 {
     psa_status_t status;
     psa_key_attributes_t attr = PSA_KEY_ATTRIBUTES_INIT, pattr = PSA_KEY_ATTRIBUTES_INIT;
-    uint8_t hash[PSA_HASH_MAX_SIZE], sig[PSA_SIGNATURE_MAX_SIZE], pub[PSA_EXPORT_PUBLIC_KEY_MAX_SIZE];
+    uint8_t hash[PSA_HASH_MAX_SIZE], sig[PSA_SIGNATURE_MAX_SIZE],
+        pub[PSA_EXPORT_PUBLIC_KEY_MAX_SIZE];
     size_t hash_len = 0, sig_len = 0, pub_len = 0;
     psa_key_id_t pk = 0;
     static const char msg[] = "keyward tpm2 test message";
@@ -144,17 +145,25 @@ static void test_types_and_algs(void)
         size_t bits;
         psa_algorithm_t algs[6];
     } keys[] = {
-        {"p256.pem", "ec-p256", EC(256),
+        {"p256.pem",
+         "ec-p256",
+         EC(256),
          {PSA_ALG_ECDSA(PSA_ALG_SHA_256), PSA_ALG_ECDSA(PSA_ALG_SHA_384),
           PSA_ALG_ECDSA(PSA_ALG_SHA_1)}},
-        {"p384.pem", "ec-p384", EC(384),
+        {"p384.pem",
+         "ec-p384",
+         EC(384),
          {PSA_ALG_ECDSA(PSA_ALG_SHA_384), PSA_ALG_ECDSA(PSA_ALG_SHA_256),
           PSA_ALG_ECDSA(PSA_ALG_SHA_512)}},
-        {"rsa2048.pem", "rsa-2048", RSA(2048),
+        {"rsa2048.pem",
+         "rsa-2048",
+         RSA(2048),
          {PSA_ALG_RSA_PKCS1V15_SIGN(PSA_ALG_SHA_256), PSA_ALG_RSA_PKCS1V15_SIGN(PSA_ALG_SHA_384),
           PSA_ALG_RSA_PKCS1V15_SIGN(PSA_ALG_SHA_512), PSA_ALG_RSA_PSS(PSA_ALG_SHA_256),
           PSA_ALG_RSA_PSS(PSA_ALG_SHA_384), PSA_ALG_RSA_PSS(PSA_ALG_SHA_512)}},
-        {"rsa3072.pem", "rsa-3072", RSA(3072),
+        {"rsa3072.pem",
+         "rsa-3072",
+         RSA(3072),
          {PSA_ALG_RSA_PKCS1V15_SIGN(PSA_ALG_SHA_256), PSA_ALG_RSA_PSS(PSA_ALG_SHA_256),
           PSA_ALG_RSA_PSS(PSA_ALG_SHA_384)}},
     };
@@ -167,11 +176,12 @@ static void test_types_and_algs(void)
         if (!file_exists(path(keys[i].file))) {
             st = keyward_key_generate(keyref_file(keys[i].file, NULL), keys[i].type, keys[i].bits,
                                       &key);
-            CHECK_STATUS_MSG(st, PSA_SUCCESS, "generate %s into %s", keys[i].type_name, keys[i].file);
+            CHECK_STATUS_MSG(st, PSA_SUCCESS, "generate %s into %s", keys[i].type_name,
+                             keys[i].file);
             CHECK_MSG(file_exists(path(keys[i].file)), "keygen wrote %s", keys[i].file);
             if (key != 0) {
                 CHECK_STATUS_MSG(sign_verify(key, keys[i].algs[0]), PSA_SUCCESS,
-                             "%s: sign with the key just generated", keys[i].type_name);
+                                 "%s: sign with the key just generated", keys[i].type_name);
                 psa_destroy_key(key);
                 key = 0;
             }
@@ -182,13 +192,16 @@ static void test_types_and_algs(void)
             continue;
         }
         CHECK_MSG(psa_get_key_attributes(key, &attr) == PSA_SUCCESS &&
-                  psa_get_key_type(&attr) == keys[i].type && psa_get_key_bits(&attr) == keys[i].bits &&
-                  PSA_KEY_LIFETIME_GET_LOCATION(psa_get_key_lifetime(&attr)) == KEYWARD_LOCATION_TPM2 &&
-                  PSA_KEY_LIFETIME_IS_VOLATILE(psa_get_key_lifetime(&attr)),
-              "%s: volatile key in the TPM location, right type and size", keys[i].type_name);
+                      psa_get_key_type(&attr) == keys[i].type &&
+                      psa_get_key_bits(&attr) == keys[i].bits &&
+                      PSA_KEY_LIFETIME_GET_LOCATION(psa_get_key_lifetime(&attr)) ==
+                          KEYWARD_LOCATION_TPM2 &&
+                      PSA_KEY_LIFETIME_IS_VOLATILE(psa_get_key_lifetime(&attr)),
+                  "%s: volatile key in the TPM location, right type and size", keys[i].type_name);
         for (size_t a = 0; a < 6 && keys[i].algs[a] != 0; a++) {
-            CHECK_STATUS_MSG(sign_verify(key, keys[i].algs[a]), PSA_SUCCESS, "%s: sign+verify alg 0x%08x",
-                         keys[i].type_name, (unsigned)keys[i].algs[a]);
+            CHECK_STATUS_MSG(sign_verify(key, keys[i].algs[a]), PSA_SUCCESS,
+                             "%s: sign+verify alg 0x%08x", keys[i].type_name,
+                             (unsigned)keys[i].algs[a]);
         }
         /* negatives on every key */
         {
@@ -197,20 +210,20 @@ static void test_types_and_algs(void)
             psa_algorithm_t alg0 = keys[i].algs[0];
             size_t hl = PSA_HASH_LENGTH(PSA_ALG_SIGN_GET_HASH(alg0));
             CHECK_STATUS_MSG(psa_export_key(key, out, sizeof(out), &len), PSA_ERROR_NOT_PERMITTED,
-                         "%s: private export refused", keys[i].type_name);
+                             "%s: private export refused", keys[i].type_name);
             CHECK_STATUS_MSG(psa_sign_hash(key, alg0, hash, hl, sig, 8, &len),
-                         PSA_ERROR_BUFFER_TOO_SMALL, "%s: short signature buffer",
-                         keys[i].type_name);
+                             PSA_ERROR_BUFFER_TOO_SMALL, "%s: short signature buffer",
+                             keys[i].type_name);
             CHECK_STATUS_MSG(psa_sign_hash(key, alg0, hash, hl - 1, sig, sizeof(sig), &len),
-                         PSA_ERROR_INVALID_ARGUMENT, "%s: hash of the wrong length",
-                         keys[i].type_name);
+                             PSA_ERROR_INVALID_ARGUMENT, "%s: hash of the wrong length",
+                             keys[i].type_name);
             CHECK_STATUS_MSG(psa_sign_hash(key,
-                                       PSA_KEY_TYPE_IS_RSA(keys[i].type)
-                                           ? PSA_ALG_ECDSA(PSA_ALG_SHA_256)
-                                           : PSA_ALG_RSA_PKCS1V15_SIGN(PSA_ALG_SHA_256),
-                                       hash, 32, sig, sizeof(sig), &len),
-                         PSA_ERROR_NOT_PERMITTED, "%s: algorithm of the other key family",
-                         keys[i].type_name);
+                                           PSA_KEY_TYPE_IS_RSA(keys[i].type)
+                                               ? PSA_ALG_ECDSA(PSA_ALG_SHA_256)
+                                               : PSA_ALG_RSA_PKCS1V15_SIGN(PSA_ALG_SHA_256),
+                                           hash, 32, sig, sizeof(sig), &len),
+                             PSA_ERROR_NOT_PERMITTED, "%s: algorithm of the other key family",
+                             keys[i].type_name);
         }
         psa_destroy_key(key);
         psa_reset_key_attributes(&attr);
@@ -229,14 +242,14 @@ static void test_negatives(void)
                             PSA_ALG_DETERMINISTIC_ECDSA(PSA_ALG_ANY_HASH), &key);
     CHECK_STATUS_MSG(st, PSA_SUCCESS, "import p256 with a deterministic-ECDSA policy");
     CHECK_STATUS_MSG(psa_sign_hash(key, PSA_ALG_DETERMINISTIC_ECDSA(PSA_ALG_SHA_256), hash, 32, sig,
-                               sizeof(sig), &len),
-                 PSA_ERROR_NOT_SUPPORTED, "deterministic ECDSA: not supported by the TPM");
+                                   sizeof(sig), &len),
+                     PSA_ERROR_NOT_SUPPORTED, "deterministic ECDSA: not supported by the TPM");
     psa_destroy_key(key);
     st = import_with_policy(keyref_file("rsa2048.pem", NULL), RSA(2048),
                             PSA_ALG_RSA_PKCS1V15_SIGN_RAW, &key);
     CHECK_STATUS_MSG(psa_sign_hash(key, PSA_ALG_RSA_PKCS1V15_SIGN_RAW, hash, 32, sig, sizeof(sig),
-                               &len),
-                 PSA_ERROR_NOT_SUPPORTED, "raw PKCS#1 v1.5: not supported by the TPM");
+                                   &len),
+                     PSA_ERROR_NOT_SUPPORTED, "raw PKCS#1 v1.5: not supported by the TPM");
     psa_destroy_key(key);
     /* Type/size mismatch at import. */
     st = import_with_policy(keyref_file("p256.pem", NULL), EC(384), PSA_ALG_ECDSA(PSA_ALG_ANY_HASH),
@@ -248,25 +261,26 @@ static void test_negatives(void)
     CHECK_STATUS_MSG(st, PSA_SUCCESS, "open a key with a fixed ECDSA/SHA-256 scheme");
     if (st == PSA_SUCCESS) {
         CHECK_STATUS_MSG(sign_verify(key, PSA_ALG_ECDSA(PSA_ALG_SHA_256)), PSA_SUCCESS,
-                     "fixed-scheme key signs ECDSA/SHA-256");
-        CHECK_STATUS_MSG(psa_sign_hash(key, PSA_ALG_ECDSA(PSA_ALG_SHA_384), hash, 48, sig, sizeof(sig),
-                                   &len),
-                     PSA_ERROR_NOT_PERMITTED, "fixed-scheme key refuses ECDSA/SHA-384");
+                         "fixed-scheme key signs ECDSA/SHA-256");
+        CHECK_STATUS_MSG(psa_sign_hash(key, PSA_ALG_ECDSA(PSA_ALG_SHA_384), hash, 48, sig,
+                                       sizeof(sig), &len),
+                         PSA_ERROR_NOT_PERMITTED, "fixed-scheme key refuses ECDSA/SHA-384");
         psa_destroy_key(key);
     }
     /* A restricted signing key (attestation key). */
     st = keyward_key_open(keyref_file("restricted.pem", NULL), &key);
     CHECK_STATUS_MSG(st, PSA_SUCCESS, "open a restricted signing key");
     if (st == PSA_SUCCESS) {
-        CHECK_STATUS_MSG(psa_sign_hash(key, PSA_ALG_ECDSA(PSA_ALG_SHA_256), hash, 32, sig, sizeof(sig),
-                                   &len),
-                     PSA_ERROR_NOT_PERMITTED, "restricted key: sign refused");
-        CHECK_MSG(strstr(keyward_last_error(), "restricted") != NULL, "restricted key: clear reason");
+        CHECK_STATUS_MSG(psa_sign_hash(key, PSA_ALG_ECDSA(PSA_ALG_SHA_256), hash, 32, sig,
+                                       sizeof(sig), &len),
+                         PSA_ERROR_NOT_PERMITTED, "restricted key: sign refused");
+        CHECK_MSG(strstr(keyward_last_error(), "restricted") != NULL,
+                  "restricted key: clear reason");
         psa_destroy_key(key);
     }
     /* A storage (decrypt-only) key. */
-    CHECK_STATUS_MSG(keyward_key_open(keyref_file("storage.pem", NULL), &key), PSA_ERROR_NOT_PERMITTED,
-                 "a storage key is not a signing key");
+    CHECK_STATUS_MSG(keyward_key_open(keyref_file("storage.pem", NULL), &key),
+                     PSA_ERROR_NOT_PERMITTED, "a storage key is not a signing key");
 
     /* Corrupted blob, blob of another TPM's SRK, missing parent. */
     {
@@ -282,12 +296,12 @@ static void test_negatives(void)
         CHECK_STATUS_MSG(kw_tpm2_keyfile_parse(buf, n, &kf), PSA_SUCCESS, "parse p256.pem");
         kf.priv[kf.priv_len - 5] ^= 0x40;
         CHECK_STATUS_MSG(kw_tpm2_keyfile_write_pem(&kf, pem, sizeof(pem), &pem_len), PSA_SUCCESS,
-                     "write corrupted copy");
+                         "write corrupted copy");
         fp = fopen(path("corrupt.pem"), "wb");
         fwrite(pem, 1, pem_len, fp);
         fclose(fp);
         CHECK_STATUS_MSG(keyward_key_open(keyref_file("corrupt.pem", NULL), &key),
-                     PSA_ERROR_INVALID_ARGUMENT, "corrupted blob refused at import");
+                         PSA_ERROR_INVALID_ARGUMENT, "corrupted blob refused at import");
         kf.priv[kf.priv_len - 5] ^= 0x40;
         kf.parent = 0x81000077;
         kw_tpm2_keyfile_write_pem(&kf, pem, sizeof(pem), &pem_len);
@@ -295,15 +309,15 @@ static void test_negatives(void)
         fwrite(pem, 1, pem_len, fp);
         fclose(fp);
         CHECK_STATUS_MSG(keyward_key_open(keyref_file("noparent.pem", NULL), &key),
-                     PSA_ERROR_DOES_NOT_EXIST, "blob whose parent handle is absent");
+                         PSA_ERROR_DOES_NOT_EXIST, "blob whose parent handle is absent");
         fp = fopen(path("garbage.pem"), "wb");
         fputs("-----BEGIN TSS2 PRIVATE KEY-----\nAAAA\n-----END TSS2 PRIVATE KEY-----\n", fp);
         fclose(fp);
         CHECK_STATUS_MSG(keyward_key_open(keyref_file("garbage.pem", NULL), &key),
-                     PSA_ERROR_INVALID_ARGUMENT, "malformed PEM refused");
+                         PSA_ERROR_INVALID_ARGUMENT, "malformed PEM refused");
     }
-    CHECK_STATUS_MSG(keyward_key_open(keyref_file("other.pem", NULL), &key), PSA_ERROR_INVALID_ARGUMENT,
-                 "blob made under another TPM's SRK refused");
+    CHECK_STATUS_MSG(keyward_key_open(keyref_file("other.pem", NULL), &key),
+                     PSA_ERROR_INVALID_ARGUMENT, "blob made under another TPM's SRK refused");
 
     /* Auth values. */
     if (!file_exists(path("auth.pem"))) {
@@ -314,47 +328,48 @@ static void test_negatives(void)
     st = keyward_key_open(keyref_file("auth.pem", "auth=s3cret"), &key);
     CHECK_STATUS_MSG(st, PSA_SUCCESS, "open key with auth");
     CHECK_STATUS_MSG(sign_verify(key, PSA_ALG_ECDSA(PSA_ALG_SHA_256)), PSA_SUCCESS,
-                 "sign with the right auth value");
+                     "sign with the right auth value");
     psa_destroy_key(key);
     st = keyward_key_open(keyref_file("auth.pem", "auth=wrong"), &key);
     CHECK_STATUS_MSG(st, PSA_SUCCESS, "open key with a wrong auth (not checked at open)");
     CHECK_STATUS_MSG(psa_sign_hash(key, PSA_ALG_ECDSA(PSA_ALG_SHA_256), hash, 32, sig, sizeof(sig),
-                               &len),
-                 PSA_ERROR_NOT_PERMITTED, "sign with the wrong auth value refused");
+                                   &len),
+                     PSA_ERROR_NOT_PERMITTED, "sign with the wrong auth value refused");
     psa_destroy_key(key);
     st = keyward_key_open(keyref_file("auth.pem", NULL), &key);
     CHECK_STATUS_MSG(psa_sign_hash(key, PSA_ALG_ECDSA(PSA_ALG_SHA_256), hash, 32, sig, sizeof(sig),
-                               &len),
-                 PSA_ERROR_NOT_PERMITTED, "sign without the needed auth value refused");
+                                   &len),
+                     PSA_ERROR_NOT_PERMITTED, "sign without the needed auth value refused");
     setenv("KEYWARD_TPM2_AUTH", "s3cret", 1);
     CHECK_STATUS_MSG(sign_verify(key, PSA_ALG_ECDSA(PSA_ALG_SHA_256)), PSA_SUCCESS,
-                 "auth value from KEYWARD_TPM2_AUTH");
+                     "auth value from KEYWARD_TPM2_AUTH");
     unsetenv("KEYWARD_TPM2_AUTH");
     psa_destroy_key(key);
     /* TPM 2.0 ignores trailing zero bytes of an auth value (Part 1, 19.6.4.3). */
     st = keyward_key_open(keyref_file("auth.pem", "auth=hex:73336372657400"), &key);
     CHECK_STATUS_MSG(sign_verify(key, PSA_ALG_ECDSA(PSA_ALG_SHA_256)), PSA_SUCCESS,
-                 "auth=hex: with a trailing zero byte (the TPM trims it)");
+                     "auth=hex: with a trailing zero byte (the TPM trims it)");
     psa_destroy_key(key);
     st = keyward_key_open(keyref_file("auth.pem", "auth=hex:733363726574"), &key);
     CHECK_STATUS_MSG(sign_verify(key, PSA_ALG_ECDSA(PSA_ALG_SHA_256)), PSA_SUCCESS, "auth=hex:");
     psa_destroy_key(key);
 
     /* KEYREF errors. */
-    CHECK_STATUS_MSG(keyward_key_open("tpm2:", &key), PSA_ERROR_INVALID_ARGUMENT, "empty tpm2 KEYREF");
+    CHECK_STATUS_MSG(keyward_key_open("tpm2:", &key), PSA_ERROR_INVALID_ARGUMENT,
+                     "empty tpm2 KEYREF");
     CHECK_STATUS_MSG(keyward_key_open(keyref_file("p256.pem", "bogus=1"), &key),
-                 PSA_ERROR_INVALID_ARGUMENT, "unknown KEYREF attribute");
-    CHECK_STATUS_MSG(keyward_key_open("tpm2:file=/nonexistent/k.pem", &key), PSA_ERROR_DOES_NOT_EXIST,
-                 "missing key file");
+                     PSA_ERROR_INVALID_ARGUMENT, "unknown KEYREF attribute");
+    CHECK_STATUS_MSG(keyward_key_open("tpm2:file=/nonexistent/k.pem", &key),
+                     PSA_ERROR_DOES_NOT_EXIST, "missing key file");
     CHECK_STATUS_MSG(keyward_key_open("tpm2:handle=0x81000099", &key), PSA_ERROR_DOES_NOT_EXIST,
-                 "absent persistent handle");
+                     "absent persistent handle");
     CHECK_STATUS_MSG(keyward_key_open("tpm2:handle=0x80000000", &key), PSA_ERROR_INVALID_ARGUMENT,
-                 "transient handle refused");
+                     "transient handle refused");
     CHECK_STATUS_MSG(keyward_key_generate(keyref_file("p256.pem", NULL), EC(256), &key),
-                 PSA_ERROR_ALREADY_EXISTS, "keygen never overwrites a key file");
+                     PSA_ERROR_ALREADY_EXISTS, "keygen never overwrites a key file");
     CHECK_STATUS_MSG(keyward_key_open(keyref_file("p256.pem", "tcti=swtpm:host=127.0.0.1,port=1"),
-                                  &key),
-                 PSA_ERROR_COMMUNICATION_FAILURE, "tcti= to a TPM that is not there");
+                                      &key),
+                     PSA_ERROR_COMMUNICATION_FAILURE, "tcti= to a TPM that is not there");
 }
 
 static void test_handle_key(void)
@@ -375,14 +390,14 @@ static void test_handle_key(void)
         return;
     }
     CHECK_MSG(key >= MBEDTLS_PSA_KEY_ID_BUILTIN_MIN && key <= MBEDTLS_PSA_KEY_ID_BUILTIN_MAX,
-          "persistent handle is a builtin key id (0x%08x)", (unsigned)key);
+              "persistent handle is a builtin key id (0x%08x)", (unsigned)key);
     CHECK_MSG(psa_get_key_attributes(key, &attr) == PSA_SUCCESS &&
-              PSA_KEY_LIFETIME_IS_READ_ONLY(psa_get_key_lifetime(&attr)),
-          "builtin key is READ_ONLY");
+                  PSA_KEY_LIFETIME_IS_READ_ONLY(psa_get_key_lifetime(&attr)),
+              "builtin key is READ_ONLY");
     CHECK_STATUS_MSG(sign_verify(key, PSA_ALG_ECDSA(PSA_ALG_SHA_256)), PSA_SUCCESS,
-                 "sign+verify with the persistent key");
+                     "sign+verify with the persistent key");
     CHECK_MSG(keyward_key_open(keyref, &key2) == PSA_SUCCESS && key2 == key,
-          "same KEYREF, same builtin id");
+              "same KEYREF, same builtin id");
     psa_reset_key_attributes(&attr);
 }
 
@@ -414,13 +429,13 @@ static int run_persist(int create)
         st = psa_generate_key(&attr, &key);
         keyward_set_generate_target(NULL);
         CHECK_STATUS_MSG(st, PSA_SUCCESS, "generate a persistent PSA key (id 0x%x) in the TPM",
-                     (unsigned)PERSIST_ID);
+                         (unsigned)PERSIST_ID);
         CHECK_STATUS_MSG(sign_verify(key, PSA_ALG_ECDSA(PSA_ALG_SHA_256)), PSA_SUCCESS,
-                     "sign with it");
+                         "sign with it");
         psa_purge_key(key); /* psa_close_key is gone in 4.x; purge works on both lines */
     } else {
         CHECK_STATUS_MSG(sign_verify(PERSIST_ID, PSA_ALG_ECDSA(PSA_ALG_SHA_256)), PSA_SUCCESS,
-                     "persistent PSA key signs after a process restart");
+                         "persistent PSA key signs after a process restart");
         CHECK_STATUS_MSG(psa_destroy_key(PERSIST_ID), PSA_SUCCESS, "destroy it");
     }
     return 0;
@@ -455,7 +470,7 @@ static int run_hygiene(long n)
     kw_check_verbose = 1;
     for (size_t i = 0; i < 3; i++) {
         CHECK_STATUS_MSG(keyward_key_open(keyref_file(files[i], NULL), &keys[i]), PSA_SUCCESS,
-                     "open %s", files[i]);
+                         "open %s", files[i]);
     }
     if (h != NULL) {
         char keyref[64];
@@ -467,8 +482,8 @@ static int run_hygiene(long n)
      * switch every 50 signatures so eviction and reloading run too. */
     for (long i = 0; i < n; i++) {
         size_t k = (size_t)((i / 50) % (long)nkeys);
-        psa_status_t st = psa_sign_hash(keys[k], algs[k], hash, k == 1 ? 48 : 32, sig, sizeof(sig),
-                                        &len);
+        psa_status_t st =
+            psa_sign_hash(keys[k], algs[k], hash, k == 1 ? 48 : 32, sig, sizeof(sig), &len);
         if (st != PSA_SUCCESS) {
             if (failures++ == 0) {
                 first_fail = st;
@@ -484,9 +499,9 @@ static int run_hygiene(long n)
         }
     }
     CHECK_MSG(failures == 0, "%ld signatures without failure (first failure: %s)", n,
-          keyward_status_name(first_fail));
+              keyward_status_name(first_fail));
     CHECK_MSG(max_seen <= budget, "at most %zu transient objects loaded at any check (saw %zu)",
-          budget, max_seen);
+              budget, max_seen);
     for (size_t i = 0; i < nkeys; i++) {
         psa_destroy_key(keys[i]);
     }
@@ -517,9 +532,9 @@ static int run_alternate(long n)
     extern const keyward_backend_t keyward_tpm2_backend;
 
     CHECK_STATUS_MSG(keyward_key_open(keyref_file("p256.pem", NULL), &keys[0]), PSA_SUCCESS,
-                 "open p256.pem");
+                     "open p256.pem");
     CHECK_STATUS_MSG(keyward_key_open(keyref_file("p256b.pem", NULL), &keys[1]), PSA_SUCCESS,
-                 "open p256b.pem");
+                     "open p256b.pem");
     /* One key alone: the reference time. */
     t0 = now_us();
     for (long i = 0; i < n; i++) {
@@ -562,9 +577,8 @@ static int generated_rsa_attrs(int want_warning)
     size_t ref_len = 0, off = 0;
     kw_tpm2_ref_t r;
     TPM2B_PUBLIC pub;
-    psa_status_t st =
-        keyward_tpm2_backend.generate("tpm2:", PSA_KEY_TYPE_RSA_KEY_PAIR, 2048, ref, sizeof(ref),
-                                      &ref_len);
+    psa_status_t st = keyward_tpm2_backend.generate("tpm2:", PSA_KEY_TYPE_RSA_KEY_PAIR, 2048, ref,
+                                                    sizeof(ref), &ref_len);
 
     memset(&pub, 0, sizeof(pub));
     if (st != PSA_SUCCESS || kw_tpm2_ref_parse(ref, ref_len, &r) != PSA_SUCCESS ||
@@ -593,9 +607,10 @@ static int run_pss(void)
     snprintf(twin, sizeof(twin), "%s", keyref_file("rsa_sd.pem", NULL));
     CHECK_STATUS_MSG(keyward_key_open(twin, &sd), PSA_SUCCESS, "open rsa_sd.pem (sign|decrypt)");
     CHECK_STATUS_MSG(keyward_key_open(keyref_file("rsa_s.pem", NULL), &so), PSA_SUCCESS,
-                 "open rsa_s.pem (sign only)");
+                     "open rsa_s.pem (sign only)");
     /* swtpm itself: salt = hash length, the TPM's own signature is used. */
-    CHECK_STATUS_MSG(sign_verify(sd, pss), PSA_SUCCESS, "swtpm PSS, sign|decrypt key: strict verify");
+    CHECK_STATUS_MSG(sign_verify(sd, pss), PSA_SUCCESS,
+                     "swtpm PSS, sign|decrypt key: strict verify");
     CHECK_STATUS_MSG(sign_verify(so, pss), PSA_SUCCESS, "swtpm PSS, sign-only key: strict verify");
 
     keyward_tpm2_test_pss_max_salt(twin);
@@ -603,34 +618,38 @@ static int run_pss(void)
     /* The max-salt signature fails PSA's strict check (salt = hash length):
      * passing it proves keyward detected the salt and made the signature
      * itself (software EMSA-PSS + raw RSA in the TPM). */
-    CHECK_STATUS_MSG(sign_verify(sd, pss), PSA_SUCCESS,
-                 "max-salt TPM, sign|decrypt key: strict PSS verify (software encoding + raw RSA)");
+    CHECK_STATUS_MSG(
+        sign_verify(sd, pss), PSA_SUCCESS,
+        "max-salt TPM, sign|decrypt key: strict PSS verify (software encoding + raw RSA)");
     CHECK_MSG(keyward_tpm2_test_pss_emulated() == em + 1, "the TPM signed once (max salt), then "
-                                                      "keyward fell back");
+                                                          "keyward fell back");
     CHECK_STATUS_MSG(sign_verify(sd, pss), PSA_SUCCESS, "again");
     CHECK_MSG(keyward_tpm2_test_pss_emulated() == em + 1,
-          "remembered per key: no TPM PSS signature the second time");
+              "remembered per key: no TPM PSS signature the second time");
     CHECK_STATUS_MSG(sign_verify(sd, PSA_ALG_RSA_PSS(PSA_ALG_SHA_384)), PSA_SUCCESS,
-                 "max-salt TPM, SHA-384: strict verify");
+                     "max-salt TPM, SHA-384: strict verify");
 
     em = keyward_tpm2_test_pss_emulated();
-    CHECK_STATUS_MSG(psa_sign_hash(so, pss, hash, 32, sig, sizeof(sig), &len), PSA_ERROR_NOT_SUPPORTED,
-                 "max-salt TPM, sign-only key: PSS refused");
+    CHECK_STATUS_MSG(psa_sign_hash(so, pss, hash, 32, sig, sizeof(sig), &len),
+                     PSA_ERROR_NOT_SUPPORTED, "max-salt TPM, sign-only key: PSS refused");
     CHECK_MSG(strstr(keyward_last_error(), "TLS 1.2 only") != NULL,
-          "the reason says the key can do TLS 1.2 only (%s)", keyward_last_error());
+              "the reason says the key can do TLS 1.2 only (%s)", keyward_last_error());
     CHECK_MSG(keyward_tpm2_test_pss_emulated() == em + 1, "detected from one TPM signature");
-    CHECK_STATUS_MSG(psa_sign_hash(so, pss, hash, 32, sig, sizeof(sig), &len), PSA_ERROR_NOT_SUPPORTED,
-                 "refused again");
+    CHECK_STATUS_MSG(psa_sign_hash(so, pss, hash, 32, sig, sizeof(sig), &len),
+                     PSA_ERROR_NOT_SUPPORTED, "refused again");
     CHECK_MSG(keyward_tpm2_test_pss_emulated() == em + 1, "remembered: no TPM signature the second "
-                                                      "time");
+                                                          "time");
     CHECK_STATUS_MSG(sign_verify(so, PSA_ALG_RSA_PKCS1V15_SIGN(PSA_ALG_SHA_256)), PSA_SUCCESS,
-                 "the sign-only key still signs PKCS#1 v1.5 (TLS 1.2)");
+                     "the sign-only key still signs PKCS#1 v1.5 (TLS 1.2)");
 
     /* Key generation probes the TPM's PSS: decrypt only where needed. */
-    CHECK_MSG(generated_rsa_attrs(1) == 1, "keygen on a max-salt TPM: RSA key gets decrypt, with a "
-                                       "warning (%s)", keyward_last_error());
+    CHECK_MSG(generated_rsa_attrs(1) == 1,
+              "keygen on a max-salt TPM: RSA key gets decrypt, with a "
+              "warning (%s)",
+              keyward_last_error());
     keyward_tpm2_test_pss_max_salt(NULL);
-    CHECK_MSG(generated_rsa_attrs(0) == 0, "keygen on swtpm (salt = hash length): RSA key sign-only");
+    CHECK_MSG(generated_rsa_attrs(0) == 0,
+              "keygen on swtpm (salt = hash length): RSA key sign-only");
     CHECK_STATUS_MSG(sign_verify(so, pss), PSA_SUCCESS, "test double off: PSS from the TPM again");
     psa_destroy_key(sd);
     psa_destroy_key(so);
@@ -645,29 +664,31 @@ static int run_session(void)
     unsigned long started;
     double t0;
 
-    CHECK_STATUS_MSG(keyward_key_open(keyref_file("ec.pem", NULL), &ec), PSA_SUCCESS, "open ec.pem");
+    CHECK_STATUS_MSG(keyward_key_open(keyref_file("ec.pem", NULL), &ec), PSA_SUCCESS,
+                     "open ec.pem");
     CHECK_STATUS_MSG(keyward_key_open(keyref_file("rsa.pem", NULL), &rsa), PSA_SUCCESS,
-                 "open rsa.pem");
-    CHECK_STATUS_MSG(sign_verify(ec, PSA_ALG_ECDSA(PSA_ALG_SHA_256)), PSA_SUCCESS, "first signature");
+                     "open rsa.pem");
+    CHECK_STATUS_MSG(sign_verify(ec, PSA_ALG_ECDSA(PSA_ALG_SHA_256)), PSA_SUCCESS,
+                     "first signature");
     started = keyward_tpm2_session_count();
     t0 = now_us();
     for (int i = 0; i < 100; i++) {
         uint8_t hash[32] = {13}, sig[PSA_SIGNATURE_MAX_SIZE];
         size_t len = 0;
-        kw_check_failed += psa_sign_hash(ec, PSA_ALG_ECDSA(PSA_ALG_SHA_256), hash, 32, sig, sizeof(sig),
-                               &len) != PSA_SUCCESS;
+        kw_check_failed += psa_sign_hash(ec, PSA_ALG_ECDSA(PSA_ALG_SHA_256), hash, 32, sig,
+                                         sizeof(sig), &len) != PSA_SUCCESS;
     }
     printf("#    ECDSA P-256 with an auth value over the salted session: %.1f us/signature\n",
            (now_us() - t0) / 100);
     for (int i = 0; i < 20; i++) {
         CHECK_STATUS_MSG(sign_verify(i % 2 ? ec : rsa,
-                                 i % 2 ? PSA_ALG_ECDSA(PSA_ALG_SHA_256)
-                                       : (i % 4 ? PSA_ALG_RSA_PSS(PSA_ALG_SHA_256)
-                                                : PSA_ALG_RSA_PKCS1V15_SIGN(PSA_ALG_SHA_256))),
-                     PSA_SUCCESS, "signature %d", i);
+                                     i % 2 ? PSA_ALG_ECDSA(PSA_ALG_SHA_256)
+                                           : (i % 4 ? PSA_ALG_RSA_PSS(PSA_ALG_SHA_256)
+                                                    : PSA_ALG_RSA_PKCS1V15_SIGN(PSA_ALG_SHA_256))),
+                         PSA_SUCCESS, "signature %d", i);
     }
     CHECK_MSG(keyward_tpm2_session_count() == started && started >= 1,
-          "20 signatures, no new session (%lu started in all)", keyward_tpm2_session_count());
+              "20 signatures, no new session (%lu started in all)", keyward_tpm2_session_count());
     psa_destroy_key(ec);
     psa_destroy_key(rsa);
     return 0;
@@ -684,8 +705,8 @@ static int run_loop(void)
     kw_check_verbose = 0;
     CHECK_STATUS_MSG(keyward_key_open(keyref_file("p256.pem", NULL), &key), PSA_SUCCESS, "open");
     for (long i = 0;; i++) {
-        psa_status_t st = psa_sign_hash(key, PSA_ALG_ECDSA(PSA_ALG_SHA_256), hash, 32, sig,
-                                        sizeof(sig), &len);
+        psa_status_t st =
+            psa_sign_hash(key, PSA_ALG_ECDSA(PSA_ALG_SHA_256), hash, 32, sig, sizeof(sig), &len);
         if (st != PSA_SUCCESS) {
             printf("FAIL signature %ld: %s %s\n", i, keyward_status_name(st), keyward_last_error());
             return 1;
@@ -710,17 +731,20 @@ static int run_restart(void)
         printf("FAIL KW_TPM2_KILL / KW_TPM2_START not set\n");
         return 1;
     }
-    CHECK_STATUS_MSG(keyward_key_open(keyref_file("p256.pem", NULL), &key), PSA_SUCCESS, "open p256");
+    CHECK_STATUS_MSG(keyward_key_open(keyref_file("p256.pem", NULL), &key), PSA_SUCCESS,
+                     "open p256");
     CHECK_STATUS_MSG(sign_verify(key, PSA_ALG_ECDSA(PSA_ALG_SHA_256)), PSA_SUCCESS, "sign before");
     CHECK_MSG(system(kill_cmd) == 0, "swtpm killed");
-    CHECK_STATUS_MSG(psa_sign_hash(key, PSA_ALG_ECDSA(PSA_ALG_SHA_256), hash, 32, sig, sizeof(sig), &len),
-                 PSA_ERROR_COMMUNICATION_FAILURE, "sign while the TPM is gone: clean error");
+    CHECK_STATUS_MSG(psa_sign_hash(key, PSA_ALG_ECDSA(PSA_ALG_SHA_256), hash, 32, sig, sizeof(sig),
+                                   &len),
+                     PSA_ERROR_COMMUNICATION_FAILURE, "sign while the TPM is gone: clean error");
     printf("#    error text: %s\n", keyward_last_error());
-    CHECK_STATUS_MSG(psa_sign_hash(key, PSA_ALG_ECDSA(PSA_ALG_SHA_256), hash, 32, sig, sizeof(sig), &len),
-                 PSA_ERROR_COMMUNICATION_FAILURE, "again: still a clean error");
+    CHECK_STATUS_MSG(psa_sign_hash(key, PSA_ALG_ECDSA(PSA_ALG_SHA_256), hash, 32, sig, sizeof(sig),
+                                   &len),
+                     PSA_ERROR_COMMUNICATION_FAILURE, "again: still a clean error");
     CHECK_MSG(system(start_cmd) == 0, "swtpm restarted");
     CHECK_STATUS_MSG(sign_verify(key, PSA_ALG_ECDSA(PSA_ALG_SHA_256)), PSA_SUCCESS,
-                 "next signature reconnects and succeeds");
+                     "next signature reconnects and succeeds");
     CHECK_STATUS_MSG(sign_verify(key, PSA_ALG_ECDSA(PSA_ALG_SHA_256)), PSA_SUCCESS, "and the next");
     psa_destroy_key(key);
     return 0;
@@ -745,8 +769,8 @@ static int run_mixed(int argc, char **argv)
             alg = PSA_KEY_TYPE_IS_RSA(psa_get_key_type(&attr)) ? PSA_ALG_RSA_PSS(PSA_ALG_SHA_256)
                                                                : PSA_ALG_ECDSA(PSA_ALG_SHA_256);
             CHECK_STATUS_MSG(sign_verify(keys[i], alg), PSA_SUCCESS,
-                         "round %d: sign+verify with %.60s (location 0x%06x)", round, argv[i],
-                         (unsigned)PSA_KEY_LIFETIME_GET_LOCATION(psa_get_key_lifetime(&attr)));
+                             "round %d: sign+verify with %.60s (location 0x%06x)", round, argv[i],
+                             (unsigned)PSA_KEY_LIFETIME_GET_LOCATION(psa_get_key_lifetime(&attr)));
             psa_reset_key_attributes(&attr);
         }
     }
@@ -761,7 +785,8 @@ int main(int argc, char **argv)
     int rc = 2;
 
     if (argc < 2 || keyward_init() != PSA_SUCCESS) {
-        fprintf(stderr, "usage: tpm2_psa_test psa|persist-create|persist-use|hygiene|alternate|loop|restart DIR "
+        fprintf(stderr, "usage: tpm2_psa_test "
+                        "psa|persist-create|persist-use|hygiene|alternate|loop|restart DIR "
                         "[N] | mixed KEYREF...\n");
         return 2;
     }

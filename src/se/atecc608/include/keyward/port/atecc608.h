@@ -43,18 +43,18 @@ extern "C" {
 typedef struct {
     const keyward_i2c_class_t *i2c;
     void *i2c_ctx;
-    uint8_t addr;          /* 7-bit */
-    uint16_t key_slots;    /* bit n: slot n checked to be a P-256 private key */
-    uint8_t pub_next;      /* round-robin victim in pub[] */
+    uint8_t addr;       /* 7-bit */
+    uint16_t key_slots; /* bit n: slot n checked to be a P-256 private key */
+    uint8_t pub_next;   /* round-robin victim in pub[] */
     struct {
-        uint8_t slot;      /* 0xFF: empty */
-        uint8_t xy[64];    /* X||Y, big endian */
+        uint8_t slot;   /* 0xFF: empty */
+        uint8_t xy[64]; /* X||Y, big endian */
     } pub[KEYWARD_ATECC608_PUBKEY_CACHE];
 } keyward_atecc608_t;
 
 /* [out] dev bound to a bus (no bus traffic). */
-void keyward_atecc608_init(keyward_atecc608_t *dev, const keyward_i2c_class_t *i2c,
-                           void *i2c_ctx, uint8_t addr);
+void keyward_atecc608_init(keyward_atecc608_t *dev, const keyward_i2c_class_t *i2c, void *i2c_ctx,
+                           uint8_t addr);
 
 /* The chip keyward's ATECC608 backend uses (MCU builds, atecc608_single.c;
  * hosted builds find chips from the KEYREF's bus= instead). */
@@ -76,9 +76,9 @@ psa_status_t keyward_atecc608_entropy(uint8_t *out, size_t len);
  * ID: ECDSA P-256 with SHA-256, sign only.  A macro over
  * keyward_builtin_add, so that it costs no code of its own; the KEYREF is a
  * literal, as KEYWARD_BUILTIN_KEYREF_BY_REFERENCE builds require. */
-#define KEYWARD_ATECC608_BUILTIN(id, slot)                                                  \
-    keyward_builtin_add((id), "atecc608:slot=" slot,                                        \
-                        PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_SECP_R1), 256,              \
+#define KEYWARD_ATECC608_BUILTIN(id, slot)                                      \
+    keyward_builtin_add((id), "atecc608:slot=" slot,                            \
+                        PSA_KEY_TYPE_ECC_KEY_PAIR(PSA_ECC_FAMILY_SECP_R1), 256, \
                         PSA_KEY_USAGE_SIGN_HASH, PSA_ALG_ECDSA(PSA_ALG_SHA_256), 0)
 
 #ifdef __cplusplus

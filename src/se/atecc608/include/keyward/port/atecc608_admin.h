@@ -44,12 +44,12 @@ extern "C" {
 #define KEYWARD_ATECC608_STATUS_WATCHDOG 0xEEu
 #define KEYWARD_ATECC608_STATUS_COMM 0xFFu
 
-#define KEYWARD_ATECC608_E_NAK (-1)     /* no answer within the command's time budget */
-#define KEYWARD_ATECC608_E_CRC (-2)     /* response CRC wrong */
-#define KEYWARD_ATECC608_E_LENGTH (-3)  /* response of an unexpected size */
-#define KEYWARD_ATECC608_E_WAKE (-4)    /* no valid wake reply (04 11 33 43) */
-#define KEYWARD_ATECC608_E_BUS (-5)     /* the HAL reported a bus failure */
-#define KEYWARD_ATECC608_E_ARG (-6)     /* bad argument from the caller */
+#define KEYWARD_ATECC608_E_NAK (-1)    /* no answer within the command's time budget */
+#define KEYWARD_ATECC608_E_CRC (-2)    /* response CRC wrong */
+#define KEYWARD_ATECC608_E_LENGTH (-3) /* response of an unexpected size */
+#define KEYWARD_ATECC608_E_WAKE (-4)   /* no valid wake reply (04 11 33 43) */
+#define KEYWARD_ATECC608_E_BUS (-5)    /* the HAL reported a bus failure */
+#define KEYWARD_ATECC608_E_ARG (-6)    /* bad argument from the caller */
 
 /* A short name for a return code ("execution error (0x0F)"). */
 const char *keyward_atecc608_rc_name(int rc);
@@ -96,8 +96,8 @@ int keyward_atecc608_admin_read_config(keyward_atecc608_t *dev,
 /* Writes len (4 or 32) bytes of the configuration zone at addr (datasheet
  * addressing: block << 3 | word).  The chip refuses a locked zone and the
  * read-only bytes. */
-int keyward_atecc608_admin_write_config(keyward_atecc608_t *dev, uint16_t addr,
-                                        const uint8_t *in, size_t len);
+int keyward_atecc608_admin_write_config(keyward_atecc608_t *dev, uint16_t addr, const uint8_t *in,
+                                        size_t len);
 
 /* Lock modes: the config zone, or the data and OTP zones together;
  * | KEYWARD_ATECC608_LOCK_NO_CRC skips the chip's check of crc (the CRC-16
