@@ -25,10 +25,11 @@ rm -rf "$scratch"
 "$src/scripts/copy-tree.sh" "$src" "$scratch"
 rm -rf "$scratch/src/se/$name"
 echo "== $scratch: the tree without src/se/$name"
-# The main build's Mbed TLS source when it is a folder (its pristine tree: the hook tests
-# compare against it), else its hooked copy; either way nothing is fetched.
-mbedtls=$(sed -n 's/^MBEDTLS_SOURCE_DIR:PATH=//p' "$build/CMakeCache.txt")
-[ -d "$mbedtls" ] || mbedtls=$build/mbedtls-src
+# The main build's pristine Mbed TLS tree (the user's folder, the unpacked archive or the
+# fetched Debian source: the hook tests compare against it), so nothing is fetched.  Its
+# hooked copy would do for the build but not for those tests.
+mbedtls=$(sed -n 's/^KW_MBEDTLS_PRISTINE:INTERNAL=//p' "$build/CMakeCache.txt")
+[ -d "$mbedtls" ] || die "$build has no pristine Mbed TLS tree (KW_MBEDTLS_PRISTINE): build it first"
 cmake -S "$scratch" -B "$scratch/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKEYWARD_FIRMWARE=OFF \
       -DMBEDTLS_SOURCE_DIR="$mbedtls"
 cmake --build "$scratch/build" -j"$jobs"
